@@ -1,0 +1,151 @@
+// Copyright 2026 the weight-decay authors. MIT license.
+// Validation of the groups handed to a decay engine, shared by every engine.
+
+import type { ParamGroup } from "./groups.ts";
+import { _describe } from "./_describe.ts";
+
+/** A group as an engine keeps it: its own arrays, so later edits by the caller change nothing. */
+export interface _CheckedGroup<P> {
+  readonly weightDecay: number;
+  readonly params: readonly P[];
+  readonly names: readonly string[];
+}
+
+/**
+ * Checks the shape of groups and that no parameter is in two places.
+ *
+ * @param checkParam Checks one parameter; `where` names it in messages.
+ * @throws {TypeError} If groups is not an array of `{ weightDecay, params }`, or a
+ * parameter appears twice.
+ * @throws {RangeError} If a weight decay is not a finite number >= 0.
+ */
+export function _checkGroups<P>(
+  groups: readonly ParamGroup<P>[],
+  checkParam: (param: unknown, where: string) => void,
+): _CheckedGroup<P>[] {
+  if (!Array.isArray(groups)) {
+    throw new TypeError(
+      `Expected groups to be an array of { weightDecay, params } but found ${
+        _describe(groups)
+      }`,
+    );
+  }
+  const seen = new Map<unknown, string>();
+  return groups.map((group: unknown, g): _CheckedGroup<P> => {
+    if (typeof group !== "object" || group === null) {
+      throw new TypeError(
+        `Expected group ${g} to be { weightDecay, params } but found ${
+          _describe(group)
+        }`,
+      );
+    }
+    const { weightDecay, params, names } = group as Partial<ParamGroup<P>>;
+    if (
+      typeof weightDecay !== "number" || !Number.isFinite(weightDecay) ||
+      weightDecay < 0
+    ) {
+      throw new RangeError(
+        `Expected group ${g} weightDecay to be a finite number >= 0 but found ${
+          _describe(weightDecay)
+        }`,
+      );
+    }
+    if (!Array.isArray(params)) {
+      throw new TypeError(
+        `Expected group ${g} params to be an array but found ${
+          _describe(params)
+        }`,
+      );
+    }
+    const named = Array.isArray(names) && names.length === params.length &&
+      names.every((n) => typeof n === "string");
+    const ownNames = params.map((_, i) => named ? names[i]! : `#${i}`);
+    params.forEach((param, i) => {
+      const where = `group ${g} parameter ${_describe(ownNames[i])}`;
+      const earlier = seen.get(param);
+      if (earlier !== undefined) {
+        throw new TypeError(
+          `Expected each parameter in one place but ${where} is also ${earlier}; it would be decayed twice`,
+        );
+      }
+      seen.set(param, where);
+      checkParam(param, where);
+    });
+    return {
+      weightDecay: weightDecay + 0,
+      params: [...params],
+      names: ownNames,
+    };
+  });
+}
+
+/** A parameter held on the host: values in a Float32Array. */
+export interface _HostParam {
+  readonly data: Float32Array;
+  readonly shape?: readonly number[];
+}
+
+/**
+ * Checks that a parameter holds its values in a `Float32Array` that agrees with its shape.
+ *
+ * @throws {TypeError} If it has no `Float32Array` data.
+ * @throws {RangeError} If its shape does not hold `data.length` values.
+ */
+export function _checkHostParam(param: unknown, where: string): void {
+  const data = (param as Partial<_HostParam> | null)?.data;
+  if (!(data instanceof Float32Array)) {
+    throw new TypeError(
+      `Expected ${where} to hold its values in a Float32Array but found ${
+        _describe(data)
+      }`,
+    );
+  }
+  const shape = (param as _HostParam).shape;
+  if (shape === undefined) return;
+  const size = Array.isArray(shape)
+    ? shape.reduce((n: number, d: number) => n * d, 1)
+    : NaN;
+  if (size !== data.length) {
+    throw new RangeError(
+      `Expected ${where} shape ${
+        _describe(shape)
+      } to hold its ${data.length} values`,
+    );
+  }
+}
+
+/**
+ * Checks that no two host parameters share memory: each would be decayed twice.
+ *
+ * @throws {TypeError} Naming the two parameters that overlap.
+ */
+export function _checkNoSharedMemory(
+  groups: readonly _CheckedGroup<_HostParam>[],
+): void {
+  const views = groups.flatMap((group, g) =>
+    group.params.map((param, i) => ({
+      data: param.data,
+      where: `group ${g} parameter ${_describe(group.names[i])}`,
+    }))
+  ).filter(({ data }) => data.length > 0);
+  views.sort((a, b) => a.data.byteOffset - b.data.byteOffset);
+  const lastByBuffer = new Map<ArrayBufferLike, (typeof views)[number]>();
+  for (const view of views) {
+    const last = lastByBuffer.get(view.data.buffer);
+    if (
+      last !== undefined &&
+      last.data.byteOffset + last.data.byteLength > view.data.byteOffset
+    ) {
+      throw new TypeError(
+        `Expected parameters to hold separate memory but ${last.where} and ${view.where} share bytes; each would be decayed twice`,
+      );
+    }
+    if (
+      last === undefined ||
+      view.data.byteOffset + view.data.byteLength >
+        last.data.byteOffset + last.data.byteLength
+    ) {
+      lastByBuffer.set(view.data.buffer, view);
+    }
+  }
+}

@@ -1,0 +1,128 @@
+// Copyright 2026 the weight-decay authors. MIT license.
+// The decay contract shared by every engine: validated options, and per-step factors
+// computed once on the host, checked before anything is changed.
+
+import {
+  DECAY_SCALINGS,
+  type DecayOptions,
+  type DecayScaling,
+} from "./decay_step.ts";
+import { _describe } from "./_describe.ts";
+
+/** The validated scaling of a decay engine. */
+export interface _Scaling {
+  readonly scaling: DecayScaling;
+  readonly maxLr: number;
+}
+
+/**
+ * Validates decay options.
+ *
+ * @throws {TypeError} If options is not an object.
+ * @throws {RangeError} If `scaling` is unknown, or `maxLr` is missing, not finite or
+ * not > 0 where the scaling needs it.
+ */
+export function _checkScaling(options: DecayOptions | undefined): _Scaling {
+  if (options === undefined) return { scaling: "lr", maxLr: NaN };
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(
+      `Expected options to be an object but found ${_describe(options)}`,
+    );
+  }
+  const scaling = options.scaling ?? "lr";
+  if (!DECAY_SCALINGS.includes(scaling)) {
+    throw new RangeError(
+      `Expected scaling to be one of ${
+        DECAY_SCALINGS.map((s) => `"${s}"`).join(", ")
+      } but found ${_describe(scaling)}`,
+    );
+  }
+  if (scaling !== "schedule" && scaling !== "corrected") {
+    return { scaling, maxLr: NaN };
+  }
+  const maxLr = options.maxLr;
+  if (typeof maxLr !== "number" || !Number.isFinite(maxLr) || maxLr <= 0) {
+    throw new RangeError(
+      `Expected maxLr to be a finite number > 0 for scaling "${scaling}" but found ${
+        _describe(maxLr)
+      }`,
+    );
+  }
+  return { scaling, maxLr };
+}
+
+/**
+ * Checks a learning rate.
+ *
+ * @throws {RangeError} If `lr` is not a finite number >= 0.
+ */
+export function _checkLr(lr: number): void {
+  if (typeof lr !== "number" || !Number.isFinite(lr) || lr < 0) {
+    throw new RangeError(
+      `Expected lr to be a finite number >= 0 but found ${_describe(lr)}`,
+    );
+  }
+}
+
+/** `s(lr)`: what the decay multiplies under a scaling. */
+export function _scaledLr({ scaling, maxLr }: _Scaling, lr: number): number {
+  switch (scaling) {
+    case "lr":
+      return lr;
+    case "schedule":
+      return lr / maxLr;
+    case "independent":
+      return 1;
+    case "corrected":
+      return lr * lr / maxLr;
+  }
+}
+
+/**
+ * The per-group factors `Math.fround(1 - s(lr) * weightDecay)` of one step, written into
+ * one array made at construction, so computing them allocates nothing.
+ */
+export class _DecayFactors {
+  /** The factors of the last `compute`, one per group, each an f32 value. */
+  readonly values: Float32Array;
+  readonly #weightDecays: Float64Array;
+  readonly #scaling: _Scaling;
+
+  constructor(weightDecays: readonly number[], scaling: _Scaling) {
+    this.#weightDecays = Float64Array.from(weightDecays);
+    this.values = new Float32Array(weightDecays.length);
+    this.#scaling = scaling;
+  }
+
+  /**
+   * Computes the factors for `lr`.
+   *
+   * @returns {@linkcode _DecayFactors.values}, filled in.
+   * @throws {RangeError} If `lr` is not finite and >= 0, or a factor would be below 0;
+   * `values` is unchanged then.
+   */
+  compute(lr: number): Float32Array {
+    _checkLr(lr);
+    const scaled = _scaledLr(this.#scaling, lr);
+    const weightDecays = this.#weightDecays;
+    for (let g = 0; g < weightDecays.length; g++) {
+      if (1 - scaled * weightDecays[g]! < 0) this.#throwNegative(lr, scaled, g);
+    }
+    for (let g = 0; g < weightDecays.length; g++) {
+      this.values[g] = 1 - scaled * weightDecays[g]!;
+    }
+    return this.values;
+  }
+
+  #throwNegative(lr: number, scaled: number, group: number): never {
+    const weightDecay = this.#weightDecays[group]!;
+    const term = this.#scaling.scaling === "lr"
+      ? `lr * weightDecay = ${lr} * ${weightDecay}`
+      : `s(lr) * weightDecay = ${scaled} * ${weightDecay} (scaling "${this.#scaling.scaling}", lr ${lr})`;
+    throw new RangeError(
+      `Expected lr * weightDecay <= 1 so parameters keep their sign, but group ${group} has ${term} = ${
+        scaled * weightDecay
+      }, a factor of ${1 - scaled * weightDecay}`,
+    );
+  }
+}

@@ -1,0 +1,68 @@
+// Copyright 2026 the weight-decay authors. MIT license.
+/**
+ * The contract every decay engine keeps: `step(lr)` multiplies each group's parameters
+ * by `Math.fround(1 - s(lr) * weightDecay)`, where `s` is the chosen scaling.
+ *
+ * @module
+ */
+
+/**
+ * Anything that applies decoupled weight decay once per optimizer step.
+ *
+ * @example A decay step in a training loop
+ * ```ts
+ * import { CpuDecay, type DecayStep, Parameter } from "@decoupled/weight-decay";
+ * import assert from "node:assert/strict";
+ *
+ * const weight = new Parameter([1, 2]);
+ * const decay: DecayStep = new CpuDecay([{ weightDecay: 0.5, params: [weight], names: ["w"] }]);
+ * decay.step(0.1); // factor 1 - 0.1 * 0.5 = 0.95
+ * assert.deepEqual([...weight.data], [Math.fround(0.95), Math.fround(2 * Math.fround(0.95))]);
+ * ```
+ */
+export interface DecayStep {
+  /**
+   * Applies one step of decay to every group.
+   *
+   * @param lr The learning rate of this step, finite and >= 0.
+   * @throws {RangeError} If `lr` is negative or not finite, or makes a factor negative;
+   * nothing is changed then.
+   */
+  step(lr: number): void;
+}
+
+/**
+ * What the decay multiplies, `s(lr)` in `p <- p * (1 - s(lr) * weightDecay)`:
+ *
+ * - `"lr"`: `s = lr`, as PyTorch's `AdamW` and optax's `adamw` do;
+ * - `"schedule"`: `s = lr / maxLr`, the schedule multiplier of Loshchilov & Hutter's
+ *   "Decoupled Weight Decay Regularization" (`eta_t`), so `weightDecay` is the decay
+ *   per step at peak learning rate;
+ * - `"independent"`: `s = 1`, decay that ignores the learning rate (big_vision style);
+ * - `"corrected"`: `s = lr * lr / maxLr`, timm's "corrected" weight decay, which keeps the
+ *   equilibrium norm independent of the peak learning rate.
+ */
+export type DecayScaling = "lr" | "schedule" | "independent" | "corrected";
+
+/** The scaling modes, in documentation order. */
+export const DECAY_SCALINGS: readonly DecayScaling[] = Object.freeze([
+  "lr",
+  "schedule",
+  "independent",
+  "corrected",
+]);
+
+/** Options of every decay engine. */
+export interface DecayOptions {
+  /**
+   * What the decay multiplies; see {@linkcode DecayScaling}.
+   *
+   * @default {"lr"}
+   */
+  scaling?: DecayScaling;
+  /**
+   * The peak learning rate of the schedule, finite and > 0; required by `"schedule"` and
+   * `"corrected"`, ignored otherwise.
+   */
+  maxLr?: number;
+}

@@ -1,0 +1,675 @@
+// Copyright 2026 the weight-decay authors. MIT license.
+/**
+ * The policy language: ordered `[value, pattern]` rules and a default, parsed and
+ * validated once into matchers.
+ *
+ * @module
+ */
+
+import type { NamedParameter } from "./parameter.ts";
+import { _describe } from "./_describe.ts";
+
+/** Any class: a pattern that matches when the owner is an instance of it. */
+export type Constructor = abstract new (...args: never[]) => unknown;
+
+/**
+ * A predicate pattern, made with {@linkcode where}. Wrapping keeps predicates apart
+ * from classes, which are functions too.
+ */
+export interface Where {
+  /** Decides whether the rule matches a parameter; must return a boolean. */
+  readonly where: (param: NamedParameter<unknown>) => boolean;
+}
+
+/**
+ * What a rule matches.
+ *
+ * - a `string`: a JavaScript regular expression *searched* in the dotted name
+ *   (`"bias"` matches `"layers.0.bias"`; anchor with `^` and `$`);
+ * - a `RegExp`: the same, without `lastIndex` side effects (a `y` flag anchors at the
+ *   start of the name, a `g` flag changes nothing);
+ * - a class: the parameter's owner is an instance of it;
+ * - an array of classes and class names: the owner is an instance of any of them (a
+ *   name matches any class of that name on the owner's prototype chain, so subclasses
+ *   match, like Python's `isinstance`);
+ * - a {@linkcode Where} predicate.
+ */
+export type Pattern =
+  | string
+  | RegExp
+  | Constructor
+  | readonly (Constructor | string)[]
+  | Where;
+
+/** A rule: parameters that match `pattern` get `value`; a negative value means "use the default". */
+export type Rule = readonly [value: number, pattern: Pattern];
+
+/**
+ * A weight-decay policy: a default value, or rules followed by the default.
+ *
+ * @example The two policies from the basecls documentation
+ * ```ts
+ * import { NORM_TYPES, parsePolicy, type WeightDecayPolicy } from "@decoupled/weight-decay";
+ * import assert from "node:assert/strict";
+ *
+ * // Biases get 1e-5 (norm biases too: the first matching rule wins), norm weights 0.
+ * const resnet: WeightDecayPolicy = [[1e-5, "bias"], [0, NORM_TYPES], 1e-4];
+ * // Mobile models: no decay on any bias or normalization layer.
+ * const mobile: WeightDecayPolicy = [[0, "bias"], [0, NORM_TYPES], 4e-5];
+ *
+ * const bias = { name: "layer1.0.bn1.bias", param: null };
+ * assert.equal(parsePolicy(resnet).decide(bias).weightDecay, 1e-5);
+ * assert.equal(parsePolicy(mobile).decide(bias).weightDecay, 0);
+ * ```
+ */
+export type WeightDecayPolicy = number | readonly [...Rule[], number];
+
+/**
+ * Class names of the common normalization layers, of PyTorch, MegEngine and
+ * TensorFlow.js. Use it as a pattern, `[0, NORM_TYPES]`, or spread it into a longer list.
+ *
+ * @example Matching normalization layers by class name
+ * ```ts
+ * import { getParamGroups, NORM_TYPES, Parameter } from "@decoupled/weight-decay";
+ * import assert from "node:assert/strict";
+ *
+ * class LayerNorm {
+ *   weight = new Parameter([1]);
+ * }
+ * class Linear {
+ *   weight = new Parameter([1]);
+ * }
+ * const source = [
+ *   { name: "ln.weight", param: new Parameter([1]), owner: new LayerNorm() },
+ *   { name: "fc.weight", param: new Parameter([1]), owner: new Linear() },
+ * ];
+ * const groups = getParamGroups(source, [[0, NORM_TYPES], 1e-4]);
+ * assert.deepEqual(groups.map((g) => g.names), [["ln.weight"], ["fc.weight"]]);
+ * ```
+ */
+export const NORM_TYPES: readonly string[] = Object.freeze([
+  "BatchNorm1d",
+  "BatchNorm2d",
+  "BatchNorm3d",
+  "SyncBatchNorm",
+  "GroupNorm",
+  "InstanceNorm1d",
+  "InstanceNorm2d",
+  "InstanceNorm3d",
+  "LayerNorm",
+  "RMSNorm",
+  "LocalResponseNorm",
+  "BatchNormalization",
+  "LayerNormalization",
+]);
+
+/** Fields of a {@linkcode PolicyError}, where they apply. */
+export interface PolicyErrorOptions extends ErrorOptions {
+  /** The index of the policy entry at fault. */
+  ruleIndex?: number;
+  /** The parameter being grouped when the error arose. */
+  parameterName?: string;
+  /** The value that was wrong. */
+  received?: unknown;
+}
+
+/**
+ * A policy, or a parameter source, that cannot be used: the message says what was
+ * expected and what was found, and the fields say where.
+ *
+ * @example Catching a malformed rule
+ * ```ts
+ * import { parsePolicy, PolicyError } from "@decoupled/weight-decay";
+ * import assert from "node:assert/strict";
+ *
+ * assert.throws(() => parsePolicy([[0, "bias", "extra"], 1e-4]), (error) => {
+ *   assert.ok(error instanceof PolicyError);
+ *   assert.equal(error.ruleIndex, 0);
+ *   return true;
+ * });
+ * ```
+ */
+export class PolicyError extends Error {
+  /** The index of the policy entry at fault, when one is. */
+  readonly ruleIndex?: number;
+  /** The parameter being grouped when the error arose, when one was. */
+  readonly parameterName?: string;
+  /** The value that was wrong, when there is one. */
+  readonly received?: unknown;
+
+  /**
+   * Makes a policy error.
+   *
+   * @param message What was expected and what was found.
+   * @param options Where the error is, and its cause.
+   */
+  constructor(message: string, options: PolicyErrorOptions = {}) {
+    super(
+      message,
+      options.cause === undefined ? undefined : { cause: options.cause },
+    );
+    this.name = "PolicyError";
+    if (options.ruleIndex !== undefined) this.ruleIndex = options.ruleIndex;
+    if (options.parameterName !== undefined) {
+      this.parameterName = options.parameterName;
+    }
+    if ("received" in options) this.received = options.received;
+  }
+}
+
+/**
+ * Wraps a predicate as a pattern, e.g. timm's rule "no decay on 1-D parameters".
+ *
+ * @param test Decides whether a parameter matches; called with its name, the parameter
+ * and its owner, and must return a boolean.
+ * @returns A pattern for a rule.
+ * @throws {TypeError} If `test` is not a function.
+ *
+ * @example No decay on biases and norm scales, found by their shape
+ * ```ts
+ * import { getParamGroups, Parameter, where } from "@decoupled/weight-decay";
+ * import assert from "node:assert/strict";
+ *
+ * const oneDimensional = where(({ param }) => (param as Parameter).shape.length <= 1);
+ * const source = [
+ *   { name: "fc.weight", param: new Parameter([1, 2, 3, 4], [2, 2]) },
+ *   { name: "fc.bias", param: new Parameter([0, 0]) },
+ * ];
+ * const groups = getParamGroups(source, [[0, oneDimensional], 0.05]);
+ * assert.deepEqual(groups.map((g) => [g.weightDecay, g.names]), [
+ *   [0.05, ["fc.weight"]],
+ *   [0, ["fc.bias"]],
+ * ]);
+ * ```
+ */
+export function where(
+  test: (param: NamedParameter<unknown>) => boolean,
+): Where {
+  if (typeof test !== "function") {
+    throw new TypeError(
+      `Expected where() to get a function but found ${_describe(test)}`,
+    );
+  }
+  return Object.freeze({ where: test });
+}
+
+/** How a parsed rule matches: the three kinds of test a pattern can become. */
+export type PatternKind = "regex" | "class" | "where";
+
+/** One validated rule of a {@linkcode ParsedPolicy}. */
+export interface ParsedRule {
+  /** The index of the rule in the policy. */
+  readonly index: number;
+  /** The rule's value; negative means "use the default". */
+  readonly value: number;
+  /** The pattern as written. */
+  readonly pattern: Pattern;
+  /** Which kind of test the pattern is. */
+  readonly kind: PatternKind;
+  /** A short spelling of the pattern for messages, e.g. `"bias"` or `[LayerNorm, BatchNorm2d]`. */
+  readonly description: string;
+  /**
+   * Tests the rule against one parameter.
+   *
+   * @throws {PolicyError} If a {@linkcode where} predicate throws or returns a non-boolean.
+   */
+  matches(param: NamedParameter<unknown>): boolean;
+}
+
+/** Which rule decided a parameter, and the value it gets. */
+export interface Decision {
+  /** The index of the rule that matched, or -1 when none did and the default applied. */
+  rule: number;
+  /** The value applied: the default's when no rule matched or the matching rule's value is negative. */
+  weightDecay: number;
+}
+
+/**
+ * A validated policy, ready to decide parameters. Make one with {@linkcode parsePolicy}
+ * to check a policy early or to reuse it; every function that takes a policy also takes one.
+ */
+export class ParsedPolicy {
+  /** The rules, first to last. */
+  readonly rules: readonly ParsedRule[];
+  /** The value of parameters no rule decides; finite and >= 0. */
+  readonly defaultValue: number;
+
+  /**
+   * Holds already validated rules; use {@linkcode parsePolicy} to make one.
+   *
+   * @param rules The rules, first to last.
+   * @param defaultValue The default value.
+   */
+  constructor(rules: readonly ParsedRule[], defaultValue: number) {
+    this.rules = Object.freeze([...rules]);
+    this.defaultValue = defaultValue;
+    Object.freeze(this);
+  }
+
+  /**
+   * Decides one parameter: the first rule whose pattern matches gives the value; a
+   * negative value, or no match, gives the default.
+   *
+   * @param param The parameter, with its name and owner.
+   * @returns The deciding rule's index (-1 for the default) and the value applied.
+   * @throws {PolicyError} If a {@linkcode where} predicate throws or returns a non-boolean.
+   *
+   * @example
+   * ```ts
+   * import { parsePolicy } from "@decoupled/weight-decay";
+   * import assert from "node:assert/strict";
+   *
+   * const policy = parsePolicy([[0, "bias"], [-1, "^head\\."], 1e-4]);
+   * assert.deepEqual(policy.decide({ name: "fc.bias", param: null }), { rule: 0, weightDecay: 0 });
+   * assert.deepEqual(policy.decide({ name: "head.bias", param: null }), { rule: 0, weightDecay: 0 });
+   * assert.deepEqual(policy.decide({ name: "head.w", param: null }), { rule: 1, weightDecay: 1e-4 });
+   * assert.deepEqual(policy.decide({ name: "fc.w", param: null }), { rule: -1, weightDecay: 1e-4 });
+   * ```
+   */
+  decide(param: NamedParameter<unknown>): Decision {
+    for (const rule of this.rules) {
+      if (rule.matches(param)) {
+        return {
+          rule: rule.index,
+          weightDecay: rule.value < 0 ? this.defaultValue : rule.value,
+        };
+      }
+    }
+    return { rule: -1, weightDecay: this.defaultValue };
+  }
+}
+
+/**
+ * Validates a policy and compiles its patterns.
+ *
+ * Takes values as a JSON parser makes them, so a policy can live in a config file:
+ * `parsePolicy(JSON.parse(text))`. Regex sources in Python-only syntax, met when
+ * porting basecls configs, are rejected with the JavaScript spelling.
+ *
+ * @param policy A number (the default for every parameter), or a non-empty array of
+ * `[value, pattern]` rules ending with the default number.
+ * @returns The validated policy; passing it where a policy is taken skips re-validation.
+ * @throws {PolicyError} If the policy is malformed: empty, without a numeric default
+ * last, with a default below 0, a value that is not a finite number, an entry that is
+ * not a `[value, pattern]` pair, a pattern of the wrong kind, or an invalid regex. The
+ * error's `ruleIndex` names the entry at fault.
+ *
+ * @example Parsing a policy from a config file
+ * ```ts
+ * import { parsePolicy } from "@decoupled/weight-decay";
+ * import assert from "node:assert/strict";
+ *
+ * const text = '[[0, "bias"], [0, ["LayerNorm", "BatchNorm2d"]], 5e-2]';
+ * const policy = parsePolicy(JSON.parse(text));
+ * assert.equal(policy.rules.length, 2);
+ * assert.equal(policy.defaultValue, 0.05);
+ * assert.equal(policy.rules[1]!.kind, "class");
+ * ```
+ */
+export function parsePolicy(policy: unknown): ParsedPolicy {
+  if (policy instanceof ParsedPolicy) return policy;
+  if (typeof policy === "number") {
+    return new ParsedPolicy([], _checkDefault(policy, 0, true));
+  }
+  if (!Array.isArray(policy)) {
+    throw new PolicyError(
+      `Expected a weight-decay policy (a number, or rules followed by a default number) but found ${
+        _describe(policy)
+      }`,
+      { received: policy },
+    );
+  }
+  if (policy.length === 0) {
+    throw new PolicyError(
+      "Expected a weight-decay policy to end with a default number but found an empty list",
+      { received: policy },
+    );
+  }
+  const last = policy.length - 1;
+  const defaultValue = _checkDefault(policy[last], last, false);
+  const rules = policy.slice(0, last).map((rule, index) =>
+    _parseRule(rule, index)
+  );
+  return new ParsedPolicy(rules, defaultValue);
+}
+
+function _checkDefault(value: unknown, index: number, alone: boolean): number {
+  const where = alone
+    ? "the default weight decay"
+    : `the default weight decay (entry ${index})`;
+  if (typeof value !== "number") {
+    const hint = Array.isArray(value)
+      ? "; the last entry must be a bare number such as 1e-4, after the rules"
+      : "";
+    throw new PolicyError(
+      `Expected ${where} to be a number but found ${_describe(value)}${hint}`,
+      {
+        ruleIndex: index,
+        received: value,
+      },
+    );
+  }
+  if (!Number.isFinite(value) || value < 0) {
+    throw new PolicyError(
+      `Expected ${where} to be a finite number >= 0 but found ${
+        _describe(value)
+      }`,
+      { ruleIndex: index, received: value },
+    );
+  }
+  return value + 0; // -0 and 0 are one weight decay
+}
+
+function _parseRule(rule: unknown, index: number): ParsedRule {
+  const fail = (message: string, received: unknown = rule): never => {
+    throw new PolicyError(`Rule ${index} ${message}`, {
+      ruleIndex: index,
+      received,
+    });
+  };
+  if (typeof rule === "number") {
+    fail(
+      `is a bare number (${
+        _describe(rule)
+      }) but only the last entry may be the default; write a rule as [value, pattern]`,
+    );
+  }
+  if (!Array.isArray(rule) || rule.length !== 2) {
+    fail(`must be a [value, pattern] pair but found ${_describe(rule)}`);
+  }
+  const [value, pattern] = rule as unknown[];
+  if (typeof value !== "number" || !Number.isFinite(value)) {
+    fail(
+      `must have a finite number as its value (negative means "use the default") but found ${
+        _describe(value)
+      }`,
+      value,
+    );
+  }
+  const matcher = _compilePattern(pattern, index);
+  return Object.freeze({
+    index,
+    value: (value as number) + 0,
+    pattern: pattern as Pattern,
+    kind: matcher.kind,
+    description: matcher.description,
+    matches: matcher.matches,
+  });
+}
+
+interface _Matcher {
+  kind: PatternKind;
+  description: string;
+  matches(param: NamedParameter<unknown>): boolean;
+}
+
+function _compilePattern(pattern: unknown, index: number): _Matcher {
+  if (typeof pattern === "string") {
+    return _regexMatcher(_compileRegexSource(pattern, index));
+  }
+  if (pattern instanceof RegExp) return _regexMatcher(pattern);
+  if (typeof pattern === "function") {
+    return _classMatcher([_checkClass(pattern, index)]);
+  }
+  if (Array.isArray(pattern)) {
+    return _classMatcher(
+      pattern.map((entry) => _checkClassEntry(entry, index)),
+    );
+  }
+  if (typeof pattern === "object" && pattern !== null && "where" in pattern) {
+    const test = (pattern as { where: unknown }).where;
+    if (typeof test !== "function") {
+      _patternError(
+        index,
+        `a where() object must hold a function but holds ${_describe(test)}`,
+      );
+    }
+    return _whereMatcher(test as Where["where"], index);
+  }
+  return _patternError(
+    index,
+    `must be a regex string, a RegExp, a class, an array of classes or class names, or where(predicate) but found ${
+      _describe(pattern)
+    }`,
+    pattern,
+  );
+}
+
+function _patternError(
+  index: number,
+  detail: string,
+  received?: unknown,
+): never {
+  throw new PolicyError(`Rule ${index} pattern ${detail}`, {
+    ruleIndex: index,
+    received,
+  });
+}
+
+function _regexMatcher(regex: RegExp): _Matcher {
+  // A private copy without `g`, reset before each test: results never depend on call order.
+  const own = new RegExp(regex.source, regex.flags.replace("g", ""));
+  return {
+    kind: "regex",
+    description: regex.flags === ""
+      ? JSON.stringify(regex.source)
+      : String(regex),
+    matches({ name }) {
+      own.lastIndex = 0;
+      return own.test(name);
+    },
+  };
+}
+
+function _checkClass(candidate: unknown, index: number): Constructor {
+  const prototype = (candidate as { prototype?: unknown }).prototype;
+  if (typeof prototype !== "object" || prototype === null) {
+    _patternError(
+      index,
+      `is ${
+        _describe(candidate)
+      } without a prototype, so it is no class; wrap predicates as where((p) => ...)`,
+      candidate,
+    );
+  }
+  return candidate as Constructor;
+}
+
+const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
+
+function _checkClassEntry(entry: unknown, index: number): Constructor | string {
+  if (typeof entry === "function") return _checkClass(entry, index);
+  if (typeof entry === "string") {
+    if (!IDENTIFIER.test(entry)) {
+      _patternError(
+        index,
+        `lists ${
+          _describe(entry)
+        } as a class name, but class names are identifiers; to search parameter names, use the regex as the whole pattern`,
+        entry,
+      );
+    }
+    return entry;
+  }
+  return _patternError(
+    index,
+    `array must hold classes and class names but holds ${_describe(entry)}`,
+    entry,
+  );
+}
+
+function _classMatcher(classes: readonly (Constructor | string)[]): _Matcher {
+  const constructors = classes.filter((c): c is Constructor =>
+    typeof c === "function"
+  );
+  const names = new Set(
+    classes.filter((c): c is string => typeof c === "string"),
+  );
+  const spelled = classes.map((c) =>
+    typeof c === "string" ? c : c.name || "<anonymous class>"
+  );
+  return {
+    kind: "class",
+    description: `[${spelled.join(", ")}]`,
+    matches({ owner }) {
+      if (typeof owner !== "object" || owner === null) return false;
+      for (const constructor of constructors) {
+        if (owner instanceof constructor) return true;
+      }
+      return names.size > 0 && _hasClassNamed(owner, names);
+    },
+  };
+}
+
+/** True if any class on the owner's prototype chain has one of the names (or a TensorFlow.js `className`). */
+function _hasClassNamed(owner: object, names: ReadonlySet<string>): boolean {
+  for (
+    let prototype = Object.getPrototypeOf(owner);
+    prototype !== null;
+    prototype = Object.getPrototypeOf(prototype)
+  ) {
+    if (!Object.hasOwn(prototype, "constructor")) continue;
+    const constructor = prototype.constructor;
+    if (typeof constructor !== "function") continue;
+    if (names.has(constructor.name)) return true;
+    if (
+      Object.hasOwn(constructor, "className") &&
+      names.has(constructor.className)
+    ) return true;
+  }
+  return false;
+}
+
+function _whereMatcher(test: Where["where"], index: number): _Matcher {
+  return {
+    kind: "where",
+    description: `where(${test.name || "predicate"})`,
+    matches(param) {
+      let result: unknown;
+      try {
+        result = test(param);
+      } catch (cause) {
+        throw new PolicyError(
+          `Rule ${index} where() predicate threw on parameter ${
+            _describe(param.name)
+          }: ${cause instanceof Error ? cause.message : _describe(cause)}`,
+          { ruleIndex: index, parameterName: param.name, cause },
+        );
+      }
+      if (typeof result !== "boolean") {
+        throw new PolicyError(
+          `Rule ${index} where() predicate must return a boolean but returned ${
+            _describe(result)
+          } for parameter ${_describe(param.name)}`,
+          { ruleIndex: index, parameterName: param.name, received: result },
+        );
+      }
+      return result;
+    },
+  };
+}
+
+/** Python-only regex syntax, what it means, and how JavaScript spells it. */
+const PYTHON_ONLY: readonly {
+  found: RegExp;
+  what: string;
+  fix: (source: string) => string;
+}[] = [
+  {
+    found: /\(\?P<([A-Za-z_]\w*)>/,
+    what: 'a Python named group "(?P<name>...)"',
+    fix: (s) => s.replaceAll(/\(\?P<([A-Za-z_]\w*)>/g, "(?<$1>"),
+  },
+  {
+    found: /\(\?P=([A-Za-z_]\w*)\)/,
+    what: 'a Python backreference "(?P=name)"',
+    fix: (s) => s.replaceAll(/\(\?P=([A-Za-z_]\w*)\)/g, "\\k<$1>"),
+  },
+  {
+    found: /\(\?#[^)]*\)/,
+    what: 'a Python comment "(?#...)"',
+    fix: (s) => s.replaceAll(/\(\?#[^)]*\)/g, ""),
+  },
+  {
+    found: /^\(\?[aiLmsux]+\)/,
+    what: 'Python inline flags "(?flags)"',
+    fix: (s) => {
+      const [, flags = "", rest = ""] = /^\(\?([aiLmsux]+)\)(.*)$/s.exec(s) ??
+        [];
+      const kept = [...flags].filter((flag) => "ims".includes(flag)).join("");
+      return kept === "" ? rest : `(?${kept}:${rest})`;
+    },
+  },
+  {
+    found: /\(\?[aiLmsux]+\)/,
+    what: 'Python inline flags "(?flags)" after the start',
+    fix: (s) => s.replaceAll(/\(\?([aiLmsux]+)\)(.*)$/gs, "(?$1:$2)"),
+  },
+];
+
+/** `\A` and `\Z` outside a character class: JavaScript would read them as the letters A and Z. */
+const PYTHON_ANCHORS: Readonly<Record<string, string>> = { A: "^", Z: "$" };
+
+function _compileRegexSource(source: string, index: number): RegExp {
+  const python = _pythonSyntax(source);
+  if (python !== undefined) {
+    throw new PolicyError(
+      `Rule ${index} pattern ${_describe(source)} uses ${
+        python.found.join(" and ")
+      }, which JavaScript regular expressions lack; write ${
+        JSON.stringify(python.fixed)
+      }`,
+      { ruleIndex: index, received: source },
+    );
+  }
+  try {
+    return new RegExp(source);
+  } catch (cause) {
+    throw new PolicyError(
+      `Rule ${index} pattern ${
+        _describe(source)
+      } is not a valid regular expression: ${
+        cause instanceof Error ? cause.message : String(cause)
+      }`,
+      { ruleIndex: index, received: source, cause },
+    );
+  }
+}
+
+/** The Python-only constructs in a regex source, and the source in JavaScript syntax. */
+function _pythonSyntax(
+  source: string,
+): { found: string[]; fixed: string } | undefined {
+  const found: string[] = [];
+  let fixed = source;
+  for (const { found: pattern, what, fix } of PYTHON_ONLY) {
+    if (pattern.test(_outsideEscapes(fixed))) {
+      found.push(what);
+      fixed = fix(fixed);
+    }
+  }
+  const anchors = _pythonAnchors(fixed);
+  if (anchors !== undefined) {
+    found.push(`Python's "\\${anchors.letter}" anchor`);
+    fixed = anchors.fixed;
+  }
+  return found.length === 0 ? undefined : { found, fixed };
+}
+
+/** The source with escaped characters blanked, so `\(?P<` is not read as a group. */
+function _outsideEscapes(source: string): string {
+  return source.replaceAll(/\\./gs, "__");
+}
+
+function _pythonAnchors(
+  source: string,
+): { letter: string; fixed: string } | undefined {
+  let letter: string | undefined;
+  const fixed = source.replaceAll(/\\(.)/gs, (whole, escaped: string) => {
+    const anchor = PYTHON_ANCHORS[escaped];
+    if (anchor === undefined) return whole;
+    letter ??= escaped;
+    return anchor;
+  });
+  return letter === undefined ? undefined : { letter, fixed };
+}

@@ -86,6 +86,25 @@ export class CpuDecay implements DecayStep {
   }
 }
 
+/**
+ * `data[i] *= factor` for every value. The body is written eight values at a time on
+ * purpose: a one-line loop is small enough for V8's mid-tier compiler (Maglev) to inline
+ * into `step`, where it runs 2.5x slower than the optimized loop for hundreds of steps;
+ * this one is not inlined and is as fast as the one-line loop at its best.
+ */
 function _scale(data: Float32Array, factor: number): void {
-  for (let i = 0; i < data.length; i++) data[i]! *= factor;
+  const length = data.length;
+  const whole = length - (length % 8);
+  let i = 0;
+  for (; i < whole; i += 8) {
+    data[i]! *= factor;
+    data[i + 1]! *= factor;
+    data[i + 2]! *= factor;
+    data[i + 3]! *= factor;
+    data[i + 4]! *= factor;
+    data[i + 5]! *= factor;
+    data[i + 6]! *= factor;
+    data[i + 7]! *= factor;
+  }
+  for (; i < length; i++) data[i]! *= factor;
 }

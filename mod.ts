@@ -88,3 +88,5 @@ export type {
   DecayStep,
 } from "./src/decay_step.ts";
 export { CpuDecay } from "./src/cpu_decay.ts";
+export { GpuDecay } from "./src/gpu_decay.ts";
+export type { GpuDecayOptions } from "./src/gpu_decay.ts";

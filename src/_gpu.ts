@@ -1,0 +1,171 @@
+// Copyright 2026 the weight-decay authors. MIT license.
+// WebGPU plumbing shared by the GPU engines: kernels cached per device, the lifecycle
+// (destroyed, device lost) that every public call checks, and reading ranges back.
+
+/** A compiled kernel and the layout of its one bind group. */
+export interface _Kernel {
+  readonly layout: GPUBindGroupLayout;
+  readonly pipeline: GPUComputePipeline;
+}
+
+// Weakly keyed, so a device can be destroyed or lost and collected with its kernels.
+const _kernels = new WeakMap<GPUDevice, Map<string, _Kernel>>();
+
+/**
+ * The kernel `key` for `device`, built by `build` the first time it is asked for.
+ */
+export function _cachedKernel(
+  device: GPUDevice,
+  key: string,
+  build: (device: GPUDevice) => _Kernel,
+): _Kernel {
+  let cache = _kernels.get(device);
+  if (cache === undefined) _kernels.set(device, cache = new Map());
+  let kernel = cache.get(key);
+  if (kernel === undefined) cache.set(key, kernel = build(device));
+  return kernel;
+}
+
+/**
+ * Builds a compute kernel from WGSL whose bind group holds, in order: the segment table
+ * (read-only storage), the run table (read-only storage, dynamic offset), then
+ * `valueBindings` read-write storage buffers.
+ */
+export function _buildKernel(
+  device: GPUDevice,
+  label: string,
+  code: string,
+  valueBindings: number,
+): _Kernel {
+  const entries: GPUBindGroupLayoutEntry[] = [
+    {
+      binding: 0,
+      visibility: GPUShaderStage.COMPUTE,
+      buffer: { type: "read-only-storage" },
+    },
+    {
+      binding: 1,
+      visibility: GPUShaderStage.COMPUTE,
+      buffer: { type: "read-only-storage", hasDynamicOffset: true },
+    },
+  ];
+  for (let b = 0; b < valueBindings; b++) {
+    entries.push({
+      binding: b + 2,
+      visibility: GPUShaderStage.COMPUTE,
+      buffer: { type: "storage" },
+    });
+  }
+  const layout = device.createBindGroupLayout({
+    label: `${label} bind group layout`,
+    entries,
+  });
+  const module = device.createShaderModule({ label: `${label} shader`, code });
+  const pipeline = device.createComputePipeline({
+    label: `${label} pipeline`,
+    layout: device.createPipelineLayout({
+      label: `${label} pipeline layout`,
+      bindGroupLayouts: [layout],
+    }),
+    compute: { module, entryPoint: "decay" },
+  });
+  return { layout, pipeline };
+}
+
+/**
+ * Tracks whether an engine may still be used: not destroyed, and its device not lost.
+ */
+export class _Lifecycle {
+  readonly #name: string;
+  #destroyed = false;
+  #lost: GPUDeviceLostInfo | undefined;
+  readonly #whenLost: Promise<never>;
+
+  constructor(device: GPUDevice, name: string) {
+    this.#name = name;
+    this.#whenLost = device.lost.then((info) => {
+      this.#lost = info;
+      throw this.#lostError();
+    });
+    // Reads race against this promise; nobody else awaits it.
+    this.#whenLost.catch(() => {});
+  }
+
+  /** True once `destroy()` has run. */
+  get destroyed(): boolean {
+    return this.#destroyed;
+  }
+
+  /** Marks the engine destroyed; returns false if it already was. */
+  destroy(): boolean {
+    if (this.#destroyed) return false;
+    this.#destroyed = true;
+    return true;
+  }
+
+  /**
+   * @throws {Error} If the engine was destroyed or its device lost.
+   */
+  check(): void {
+    if (this.#destroyed) throw new Error(`${this.#name} has been destroyed`);
+    if (this.#lost !== undefined) throw this.#lostError();
+  }
+
+  /** Settles like `promise`, or rejects with the device-lost error if the device is lost first. */
+  race<T>(promise: Promise<T>): Promise<T> {
+    return Promise.race([promise, this.#whenLost]);
+  }
+
+  #lostError(): Error {
+    const info = this.#lost!;
+    return new Error(
+      `${this.#name} cannot run: its GPU device was lost (reason: ${info.reason}${
+        info.message ? `, ${info.message}` : ""
+      })`,
+    );
+  }
+}
+
+/** A byte range of a GPU buffer to read. */
+export interface _Range {
+  readonly buffer: GPUBuffer;
+  readonly offset: number;
+  readonly size: number;
+}
+
+/**
+ * Reads byte ranges back to the host in one submit and one map.
+ *
+ * @returns The ranges' bytes, concatenated.
+ * @throws {Error} If the device is lost before the map completes.
+ */
+export async function _readRanges(
+  device: GPUDevice,
+  lifecycle: _Lifecycle,
+  ranges: readonly _Range[],
+  label: string,
+): Promise<ArrayBuffer> {
+  const total = ranges.reduce((bytes, range) => bytes + range.size, 0);
+  if (total === 0) return new ArrayBuffer(0);
+  const staging = device.createBuffer({
+    label: `${label} staging`,
+    size: total,
+    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+  });
+  try {
+    const encoder = device.createCommandEncoder({ label: `${label} copy` });
+    let at = 0;
+    for (const { buffer, offset, size } of ranges) {
+      encoder.copyBufferToBuffer(buffer, offset, staging, at, size);
+      at += size;
+    }
+    device.queue.submit([encoder.finish()]);
+    await lifecycle.race(staging.mapAsync(GPUMapMode.READ));
+    lifecycle.check();
+    const bytes = staging.getMappedRange().slice(0);
+    staging.unmap();
+    return bytes;
+  } finally {
+    staging.destroy();
+  }
+}

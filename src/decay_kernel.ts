@@ -1,0 +1,180 @@
+// Copyright 2026 the weight-decay authors. MIT license.
+/**
+ * The WGSL of the fused decay pass: the one home of the shader code, kept as strings so
+ * the package works when imported from JSR (no file reads at run time).
+ *
+ * Both kernels share one contract with the host:
+ *
+ * - A *segment* is a contiguous range of one group's values inside one binding. The
+ *   segment table of a dispatch is made once: segments sorted by group, each with the
+ *   number of chunks before it (`first_chunk`, a prefix sum).
+ * - Per step the host writes a *run table* into a slot of a ring buffer: one run per
+ *   group whose factor is not 1 (groups with weight decay 0 cost nothing), each naming
+ *   its segments, the position of its first chunk among this step's chunks, and the
+ *   factor `Math.fround(1 - s(lr) * weightDecay)` computed on the host.
+ * - Workgroup `w` (counted across a 2-D grid, so sizes past 65,535 workgroups work)
+ *   finds its run, then its segment, by binary search over those small tables: the
+ *   factor is found once per workgroup, and the inner loop is a plain `p[i] = p[i] * f`.
+ *
+ * `p * f` is one correctly rounded f32 multiply in WGSL, the same as
+ * `Math.fround(p * f)` on the host, so results are bit-identical to `CpuDecay`'s.
+ *
+ * @module
+ */
+
+/** Threads per workgroup. */
+export const WORKGROUP_SIZE = 256;
+/** Elements each thread scales per workgroup (vec4s in the arena kernel, f32s otherwise). */
+export const ELEMENTS_PER_THREAD = 4;
+/** Elements per chunk: one workgroup's work. */
+export const CHUNK_ELEMENTS = WORKGROUP_SIZE * ELEMENTS_PER_THREAD;
+/** Bytes of the run table header (`run_count`, `chunk_count`, padding). */
+export const RUN_TABLE_HEADER_BYTES = 16;
+/** Bytes of one run, and of one segment. */
+export const ENTRY_BYTES = 16;
+
+/** Declarations and the workgroup-to-segment lookup shared by both kernels. */
+const SHARED_WGSL = /* wgsl */ `
+const WORKGROUP_SIZE: u32 = ${WORKGROUP_SIZE}u;
+const ELEMENTS_PER_THREAD: u32 = ${ELEMENTS_PER_THREAD}u;
+const CHUNK_ELEMENTS: u32 = ${CHUNK_ELEMENTS}u;
+
+// A contiguous range of one group's values in one binding. Made once per engine.
+struct Segment {
+  begin: u32,        // first element of the range
+  end: u32,          // one past its last element
+  first_chunk: u32,  // chunks of the segments before this one in the dispatch
+  binding: u32,      // which value binding holds it (0 in the arena kernel)
+}
+
+// One group with work this step: its segments and its factor.
+struct Run {
+  first_segment: u32,  // its segments are first_segment .. end_segment - 1
+  end_segment: u32,
+  first_chunk: u32,    // its first chunk among this step's chunks
+  factor: f32,         // Math.fround(1 - s(lr) * weightDecay), computed on the host
+}
+
+// Written by the host each step into one slot of the ring.
+struct RunTable {
+  run_count: u32,
+  chunk_count: u32,  // workgroups with work; the grid may hold a few more, which return
+  _pad0: u32,
+  _pad1: u32,
+  runs: array<Run>,
+}
+
+// Static, per dispatch: segments sorted by group.
+@group(0) @binding(0) var<storage, read> segments: array<Segment>;
+// Per step, bound with a dynamic offset into the ring of run tables.
+@group(0) @binding(1) var<storage, read> table: RunTable;
+
+// The element range and factor of workgroup \`chunk\`'s work.
+struct Work {
+  begin: u32,
+  end: u32,
+  binding: u32,
+  factor: f32,
+}
+
+fn find_work(chunk: u32) -> Work {
+  // The last run whose first chunk is <= chunk.
+  var low = 0u;
+  var high = table.run_count;
+  while (high - low > 1u) {
+    let middle = (low + high) / 2u;
+    if (table.runs[middle].first_chunk <= chunk) { low = middle; } else { high = middle; }
+  }
+  let run = table.runs[low];
+  // The same chunk counted in the static numbering of the dispatch's segments.
+  let position = chunk - run.first_chunk + segments[run.first_segment].first_chunk;
+  var first = run.first_segment;
+  var last = run.end_segment;
+  while (last - first > 1u) {
+    let middle = (first + last) / 2u;
+    if (segments[middle].first_chunk <= position) { first = middle; } else { last = middle; }
+  }
+  let segment = segments[first];
+  let begin = segment.begin + (position - segment.first_chunk) * CHUNK_ELEMENTS;
+  return Work(begin, min(begin + CHUNK_ELEMENTS, segment.end), segment.binding, run.factor);
+}
+
+fn chunk_index(workgroup: vec3<u32>, grid: vec3<u32>) -> u32 {
+  return workgroup.x + workgroup.y * grid.x;
+}
+`;
+
+/**
+ * The arena kernel: one binding, a shard of the arena, read and written as `vec4<f32>`.
+ * Segment bounds are in vec4s; a group's range may include the zero padding between its
+ * tensors (each tensor starts 256-byte aligned), which stays zero.
+ */
+export const ARENA_DECAY_WGSL: string = /* wgsl */ `${SHARED_WGSL}
+// One shard of the arena: every parameter's values, 256-byte aligned, sorted by group.
+@group(0) @binding(2) var<storage, read_write> arena: array<vec4<f32>>;
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn decay(
+  @builtin(workgroup_id) workgroup: vec3<u32>,
+  @builtin(num_workgroups) grid: vec3<u32>,
+  @builtin(local_invocation_index) lane: u32,
+) {
+  let chunk = chunk_index(workgroup, grid);
+  if (chunk >= table.chunk_count) { return; }
+  let work = find_work(chunk);
+  for (var k = 0u; k < ELEMENTS_PER_THREAD; k++) {
+    let i = work.begin + k * WORKGROUP_SIZE + lane;
+    if (i < work.end) { arena[i] = arena[i] * work.factor; }
+  }
+}
+`;
+
+/**
+ * The buffers kernel, for caller-owned buffers: `bindings` value bindings read and
+ * written as `f32` (a caller's tensor may start at any 4-byte offset), chosen per
+ * workgroup by a switch, since WGSL cannot index bindings.
+ *
+ * @param bindings How many buffers one dispatch binds: the adapter's
+ * `maxStorageBuffersPerShaderStage` less the two tables.
+ * @returns The WGSL source.
+ */
+export function buffersDecayWgsl(bindings: number): string {
+  const indexes = Array.from({ length: bindings }, (_, b) => b);
+  return /* wgsl */ `${SHARED_WGSL}
+// Caller-owned buffers (or 256-byte aligned windows of them), bound whole.
+${
+    indexes.map((b) =>
+      `@group(0) @binding(${
+        b + 2
+      }) var<storage, read_write> values${b}: array<f32>;`
+    )
+      .join("\n")
+  }
+
+fn scale(binding: u32, i: u32, factor: f32) {
+  switch (binding) {
+${
+    indexes.map((b) =>
+      `    case ${b}u: { values${b}[i] = values${b}[i] * factor; }`
+    ).join("\n")
+  }
+    default: {}
+  }
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn decay(
+  @builtin(workgroup_id) workgroup: vec3<u32>,
+  @builtin(num_workgroups) grid: vec3<u32>,
+  @builtin(local_invocation_index) lane: u32,
+) {
+  let chunk = chunk_index(workgroup, grid);
+  if (chunk >= table.chunk_count) { return; }
+  let work = find_work(chunk);
+  for (var k = 0u; k < ELEMENTS_PER_THREAD; k++) {
+    let i = work.begin + k * WORKGROUP_SIZE + lane;
+    if (i < work.end) { scale(work.binding, i, work.factor); }
+  }
+}
+`;
+}

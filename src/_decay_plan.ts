@@ -42,8 +42,26 @@ function _byGroup(segments: readonly _SegmentSpec[]): _SegmentSpec[] {
     .sort((a, b) => a.s.group - b.s.group || a.i - b.i).map(({ s }) => s);
 }
 
+/** What a kernel's run table holds besides its runs. */
+export interface _PlanOptions {
+  /**
+   * Per-step f32 scalars the kernel reads after the four header words (`run_count`,
+   * `chunk_count`, padding), the same in every dispatch's table.
+   *
+   * @default {0}
+   */
+  readonly stepScalars?: number;
+  /**
+   * Whether groups whose factor is 1 are left out of a step: true for pure decay, false
+   * for kernels that do more than scale.
+   *
+   * @default {true}
+   */
+  readonly skipUnitFactors?: boolean;
+}
+
 /**
- * The tables of a fused decay pass, and the memory its per-step run tables are written
+ * The tables of a fused pass, and the memory its per-step run tables are written
  * into. `write` allocates nothing.
  */
 export class _DecayPlan {
@@ -56,6 +74,8 @@ export class _DecayPlan {
   readonly chunks: Uint32Array;
   readonly #words: Uint32Array;
   readonly #floats: Float32Array;
+  readonly #headerWords: number;
+  readonly #skipUnitFactors: boolean;
 
   /**
    * @param dispatchSegments Per dispatch, its segments (empty ones are dropped).
@@ -64,7 +84,13 @@ export class _DecayPlan {
   constructor(
     dispatchSegments: readonly (readonly _SegmentSpec[])[],
     slotAlign: number,
+    { stepScalars = 0, skipUnitFactors = true }: _PlanOptions = {},
   ) {
+    // Runs start 16-byte aligned, as the kernels' RunTable structs lay them out.
+    const headerBytes = RUN_TABLE_HEADER_BYTES +
+      Math.ceil(stepScalars / 4) * 16;
+    this.#headerWords = headerBytes / 4;
+    this.#skipUnitFactors = skipUnitFactors;
     let offset = 0;
     this.dispatches = dispatchSegments.map((specs) => {
       const segments = _byGroup(specs);
@@ -96,7 +122,7 @@ export class _DecayPlan {
         }
         chunk += chunks;
       });
-      const runTableBytes = RUN_TABLE_HEADER_BYTES +
+      const runTableBytes = headerBytes +
         ENTRY_BYTES * Math.max(1, runs.length);
       const runTableOffset = offset;
       offset += Math.ceil(runTableBytes / slotAlign) * slotAlign;
@@ -110,25 +136,29 @@ export class _DecayPlan {
   }
 
   /**
-   * Writes the run tables of one step: one run per group whose factor is not 1.
+   * Writes the run tables of one step: one run per group, less those whose factor is 1
+   * if the plan skips them.
    *
    * @param factors One f32 factor per group.
+   * @param stepScalars The plan's per-step scalars, if it has any.
    * @returns The workgroups with work, over all dispatches.
    */
-  write(factors: Float32Array): number {
+  write(factors: Float32Array, stepScalars?: Float32Array): number {
     let total = 0;
     const words = this.#words;
     const floats = this.#floats;
+    const runsAt = this.#headerWords;
     for (let d = 0; d < this.dispatches.length; d++) {
       const { runs, runTableOffset } = this.dispatches[d]!;
       const header = runTableOffset / 4;
+      if (stepScalars !== undefined) floats.set(stepScalars, header + 4);
       let count = 0;
       let chunk = 0;
       for (let r = 0; r < runs.length; r++) {
         const run = runs[r]!;
         const factor = factors[run.group]!;
-        if (factor === 1) continue;
-        const at = header + RUN_TABLE_HEADER_BYTES / 4 + count * 4;
+        if (factor === 1 && this.#skipUnitFactors) continue;
+        const at = header + runsAt + count * 4;
         words[at] = run.firstSegment;
         words[at + 1] = run.endSegment;
         words[at + 2] = chunk;

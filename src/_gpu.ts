@@ -2,6 +2,8 @@
 // WebGPU plumbing shared by the GPU engines: kernels cached per device, the lifecycle
 // (destroyed, device lost) that every public call checks, and reading ranges back.
 
+import { _describe } from "./_describe.ts";
+
 /** A compiled kernel and the layout of its one bind group. */
 export interface _Kernel {
   readonly layout: GPUBindGroupLayout;
@@ -28,14 +30,17 @@ export function _cachedKernel(
 
 /**
  * Builds a compute kernel from WGSL whose bind group holds, in order: the segment table
- * (read-only storage), the run table (read-only storage, dynamic offset), then
- * `valueBindings` read-write storage buffers.
+ * (read-only storage), the run table (read-only storage, dynamic offset), then one
+ * storage buffer per entry of `values`, of that type.
+ *
+ * @param entryPoint The name of the kernel's compute entry point.
  */
 export function _buildKernel(
   device: GPUDevice,
   label: string,
   code: string,
-  valueBindings: number,
+  values: readonly GPUBufferBindingType[],
+  entryPoint: string,
 ): _Kernel {
   const entries: GPUBindGroupLayoutEntry[] = [
     {
@@ -49,13 +54,13 @@ export function _buildKernel(
       buffer: { type: "read-only-storage", hasDynamicOffset: true },
     },
   ];
-  for (let b = 0; b < valueBindings; b++) {
+  values.forEach((type, b) =>
     entries.push({
       binding: b + 2,
       visibility: GPUShaderStage.COMPUTE,
-      buffer: { type: "storage" },
-    });
-  }
+      buffer: { type },
+    })
+  );
   const layout = device.createBindGroupLayout({
     label: `${label} bind group layout`,
     entries,
@@ -67,9 +72,24 @@ export function _buildKernel(
       label: `${label} pipeline layout`,
       bindGroupLayouts: [layout],
     }),
-    compute: { module, entryPoint: "decay" },
+    compute: { module, entryPoint },
   });
   return { layout, pipeline };
+}
+
+/**
+ * Checks that `device` looks like a `GPUDevice`.
+ *
+ * @throws {TypeError} If it does not.
+ */
+export function _checkDevice(device: unknown): asserts device is GPUDevice {
+  const candidate = device as Partial<GPUDevice> | null | undefined;
+  if (
+    typeof candidate?.createBuffer !== "function" ||
+    typeof candidate.queue !== "object"
+  ) {
+    throw new TypeError(`Expected a GPUDevice but found ${_describe(device)}`);
+  }
 }
 
 /**

@@ -3,7 +3,7 @@
  * The WGSL of the fused decay pass: the one home of the shader code, kept as strings so
  * the package works when imported from JSR (no file reads at run time).
  *
- * Both kernels share one contract with the host:
+ * Every kernel shares one contract with the host:
  *
  * - A *segment* is a contiguous range of one group's values inside one binding. The
  *   segment table of a dispatch is made once: segments sorted by group, each with the
@@ -11,7 +11,8 @@
  * - Per step the host writes a *run table* into a slot of a ring buffer: one run per
  *   group whose factor is not 1 (groups with weight decay 0 cost nothing), each naming
  *   its segments, the position of its first chunk among this step's chunks, and the
- *   factor `Math.fround(1 - s(lr) * weightDecay)` computed on the host.
+ *   factor `Math.fround(1 - s(lr) * weightDecay)` computed on the host. A kernel with
+ *   per-step scalars finds them in the run table's header.
  * - Workgroup `w` (counted across a 2-D grid, so sizes past 65,535 workgroups work)
  *   finds its run, then its segment, by binary search over those small tables: the
  *   factor is found once per workgroup, and the inner loop is a plain `p[i] = p[i] * f`.
@@ -33,8 +34,14 @@ export const RUN_TABLE_HEADER_BYTES = 16;
 /** Bytes of one run, and of one segment. */
 export const ENTRY_BYTES = 16;
 
-/** Declarations and the workgroup-to-segment lookup shared by both kernels. */
-const SHARED_WGSL = /* wgsl */ `
+/**
+ * Declarations and the workgroup-to-segment lookup shared by every kernel.
+ *
+ * @param stepFields Fields of the run table between its header words and its runs: the
+ * per-step scalars of a kernel that has any, 16 bytes a line.
+ */
+function sharedWgsl(stepFields = ""): string {
+  return /* wgsl */ `
 const WORKGROUP_SIZE: u32 = ${WORKGROUP_SIZE}u;
 const ELEMENTS_PER_THREAD: u32 = ${ELEMENTS_PER_THREAD}u;
 const CHUNK_ELEMENTS: u32 = ${CHUNK_ELEMENTS}u;
@@ -60,7 +67,7 @@ struct RunTable {
   run_count: u32,
   chunk_count: u32,  // workgroups with work; the grid may hold a few more, which return
   _pad0: u32,
-  _pad1: u32,
+  _pad1: u32,${stepFields}
   runs: array<Run>,
 }
 
@@ -103,13 +110,14 @@ fn chunk_index(workgroup: vec3<u32>, grid: vec3<u32>) -> u32 {
   return workgroup.x + workgroup.y * grid.x;
 }
 `;
+}
 
 /**
  * The arena kernel: one binding, a shard of the arena, read and written as `vec4<f32>`.
  * Segment bounds are in vec4s; a group's range may include the zero padding between its
  * tensors (each tensor starts 256-byte aligned), which stays zero.
  */
-export const ARENA_DECAY_WGSL: string = /* wgsl */ `${SHARED_WGSL}
+export const ARENA_DECAY_WGSL: string = /* wgsl */ `${sharedWgsl()}
 // One shard of the arena: every parameter's values, 256-byte aligned, sorted by group.
 @group(0) @binding(2) var<storage, read_write> arena: array<vec4<f32>>;
 
@@ -140,7 +148,7 @@ fn decay(
  */
 export function buffersDecayWgsl(bindings: number): string {
   const indexes = Array.from({ length: bindings }, (_, b) => b);
-  return /* wgsl */ `${SHARED_WGSL}
+  return /* wgsl */ `${sharedWgsl()}
 // Caller-owned buffers (or 256-byte aligned windows of them), bound whole.
 ${
     indexes.map((b) =>

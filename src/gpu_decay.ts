@@ -10,13 +10,8 @@ import type { DecayOptions, DecayStep } from "./decay_step.ts";
 import type { ParamGroup } from "./groups.ts";
 import type { Parameter } from "./parameter.ts";
 import { ARENA_DECAY_WGSL, buffersDecayWgsl } from "./decay_kernel.ts";
-import { _layoutArena, type _Piece } from "./_arena_layout.ts";
-import {
-  _DecayPlan,
-  _recordDispatches,
-  type _SegmentSpec,
-} from "./_decay_plan.ts";
-import { _checkScaling, _DecayFactors } from "./_factors.ts";
+import type { _SegmentSpec } from "./_decay_plan.ts";
+import { _checkScaling, _DecayFactors, type _Scaling } from "./_factors.ts";
 import {
   type _CheckedGroup,
   _checkGroups,
@@ -26,11 +21,14 @@ import {
 import {
   _buildKernel,
   _cachedKernel,
+  _checkDevice,
   type _Kernel,
   _Lifecycle,
   type _Range,
   _readRanges,
 } from "./_gpu.ts";
+import { _Arena, _bindingOf } from "./_arena.ts";
+import { _FusedPass, RING_SLOTS } from "./_fused_pass.ts";
 import { _describe } from "./_describe.ts";
 
 /** Options of {@linkcode GpuDecay.create}. */
@@ -45,37 +43,28 @@ export interface GpuDecayOptions extends DecayOptions {
   maxShardBytes?: number;
 }
 
-/** What `binding`, `read` and the sync methods need to know of one decayed tensor. */
+/** What `binding` and `read` need to know of one decayed tensor. */
 interface _Location {
   /** Its name in its group, for messages. */
   readonly name: string;
   /** Where its bytes are, in order: one range, or several for a tensor that spans shards. */
   readonly ranges: readonly _Range[];
-  /** The host parameter and its pieces, in arena mode. */
-  readonly host?: {
-    readonly param: { readonly data: Float32Array };
-    readonly pieces: readonly _Piece[];
-  };
 }
 
 /** Everything an engine is made of, built by `create` or `fromBuffers`. */
 interface _Parts {
   readonly device: GPUDevice;
   readonly factors: _DecayFactors;
-  readonly plan: _DecayPlan;
-  readonly kernel: _Kernel;
-  readonly bindGroups: readonly GPUBindGroup[];
-  readonly ring: GPUBuffer;
+  readonly pass: _FusedPass;
   readonly owned: readonly GPUBuffer[];
   readonly buffers: readonly GPUBuffer[];
   readonly locations: ReadonlyMap<unknown, _Location>;
-  readonly arena: boolean;
+  /** The layout of the parameters in `buffers`, in arena mode. */
+  readonly arena?: _Arena;
 }
 
 const NAME = "GpuDecay";
 const LABEL = "weight-decay";
-/** Ring slots of run tables: how many `encode` calls may wait for one submit. */
-const RING_SLOTS = 64;
 
 /**
  * Applies decoupled weight decay to every parameter in one fused WebGPU compute pass
@@ -132,23 +121,11 @@ export class GpuDecay implements DecayStep {
 
   readonly #parts: _Parts;
   readonly #lifecycle: _Lifecycle;
-  readonly #offsets: Uint32Array;
-  readonly #submitList: GPUCommandBuffer[] = [];
-  readonly #encoderDescriptor: GPUCommandEncoderDescriptor = {
-    label: `${LABEL} step`,
-  };
-  readonly #passDescriptor: GPUComputePassDescriptor = {
-    label: `${LABEL} decay pass`,
-  };
-  #nextSlot = 0;
-  #lastEncoder: GPUCommandEncoder | undefined;
-  #encodesIntoLast = 0;
 
   private constructor(parts: _Parts) {
     this.#parts = parts;
     this.buffers = Object.freeze([...parts.buffers]);
     this.#lifecycle = new _Lifecycle(parts.device, NAME);
-    this.#offsets = new Uint32Array(parts.bindGroups.length);
   }
 
   /**
@@ -186,82 +163,38 @@ export class GpuDecay implements DecayStep {
   ): GpuDecay {
     _checkDevice(device);
     const scaling = _checkScaling(options);
-    const shardLimit = _shardLimit(device, options?.maxShardBytes);
     const checked = _checkGroups(groups, _checkHostParam);
     _checkNoSharedMemory(checked);
-
-    const align = Math.max(256, device.limits.minStorageBufferOffsetAlignment);
-    const layout = _layoutArena(
-      checked.map((g) => g.params.map((p) => p.data.length)),
-      shardLimit,
-      align,
-    );
-    const shards = layout.shardBytes.map((bytes, s) => {
-      const shard = device.createBuffer({
-        label: `${LABEL} arena shard ${s}`,
-        size: bytes,
-        usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC |
-          GPUBufferUsage.COPY_DST,
-        mappedAtCreation: true,
-      });
-      const mapped = new Float32Array(shard.getMappedRange());
-      checked.forEach((group, g) =>
-        group.params.forEach((param, i) => {
-          for (const piece of layout.pieces[g]![i]!) {
-            if (piece.shard !== s) continue;
-            mapped.set(
-              param.data.subarray(piece.start, piece.start + piece.count),
-              piece.byteOffset / 4,
-            );
-          }
-        })
-      );
-      shard.unmap();
-      return shard;
-    });
-
+    const arena = new _Arena(device, checked, options?.maxShardBytes);
+    const shards = arena.createShards(device, `${LABEL} arena`, "values");
     const locations = new Map<unknown, _Location>();
-    checked.forEach((group, g) =>
-      group.params.forEach((param, i) => {
-        const pieces = layout.pieces[g]![i]!;
-        locations.set(param, {
-          name: group.names[i]!,
-          ranges: pieces.map((p) => ({
-            buffer: shards[p.shard]!,
-            offset: p.byteOffset,
-            size: p.count * 4,
-          })),
-          host: { param, pieces },
-        });
-      })
-    );
-    const segments = layout.groupRanges.map((ranges) =>
-      ranges.map(({ group, beginByte, endByte }): _SegmentSpec => ({
-        group,
-        binding: 0,
-        begin: beginByte / 16,
-        end: Math.ceil(endByte / 16),
-      }))
-    );
+    for (const [param, slot] of arena.slots) {
+      locations.set(param, {
+        name: slot.name,
+        ranges: arena.ranges(slot, shards),
+      });
+    }
     const kernel = _cachedKernel(
       device,
       "arena",
-      (d) => _buildKernel(d, `${LABEL} arena decay`, ARENA_DECAY_WGSL, 1),
+      (d) =>
+        _buildKernel(
+          d,
+          `${LABEL} arena decay`,
+          ARENA_DECAY_WGSL,
+          ["storage"],
+          "decay",
+        ),
     );
     return new GpuDecay(
       _assemble(
         device,
         checked,
         scaling,
-        segments,
+        arena.segments,
         kernel,
         shards.map((s) => [{ buffer: s }]),
-        {
-          owned: shards,
-          buffers: shards,
-          locations,
-          arena: true,
-        },
+        { owned: shards, buffers: shards, locations, arena },
       ),
     );
   }
@@ -351,7 +284,8 @@ export class GpuDecay implements DecayStep {
           d,
           `${LABEL} buffers decay`,
           buffersDecayWgsl(perDispatch),
-          perDispatch,
+          Array(perDispatch).fill("storage"),
+          "decay",
         ),
     );
     const bindings = dispatchWindows.map((list) =>
@@ -368,7 +302,6 @@ export class GpuDecay implements DecayStep {
         owned: [placeholder],
         buffers: [...new Set(targets.map((t) => t.range.buffer))],
         locations,
-        arena: false,
       }),
     );
   }
@@ -384,11 +317,7 @@ export class GpuDecay implements DecayStep {
   step(lr: number): void {
     this.#lifecycle.check();
     if (this.#prepare(lr) === 0) return;
-    const { device } = this.#parts;
-    const encoder = device.createCommandEncoder(this.#encoderDescriptor);
-    this.#record(encoder);
-    this.#submitList[0] = encoder.finish();
-    device.queue.submit(this.#submitList);
+    this.#parts.pass.submit();
   }
 
   /**
@@ -405,24 +334,9 @@ export class GpuDecay implements DecayStep {
    */
   encode(encoder: GPUCommandEncoder, lr: number): void {
     this.#lifecycle.check();
-    if (
-      typeof (encoder as Partial<GPUCommandEncoder>)?.beginComputePass !==
-        "function"
-    ) {
-      throw new TypeError(
-        `Expected a GPUCommandEncoder but found ${_describe(encoder)}`,
-      );
-    }
-    const count = encoder === this.#lastEncoder ? this.#encodesIntoLast + 1 : 1;
-    if (count > RING_SLOTS) {
-      throw new RangeError(
-        `Expected at most ${RING_SLOTS} decay steps in one command encoder (GpuDecay.maxEncodesPerSubmit) but this is step ${count}; submit and start a new encoder`,
-      );
-    }
+    const count = this.#parts.pass.reserve(encoder);
     if (this.#prepare(lr) === 0) return;
-    this.#lastEncoder = encoder;
-    this.#encodesIntoLast = count;
-    this.#record(encoder);
+    this.#parts.pass.record(encoder, count);
   }
 
   /**
@@ -437,15 +351,8 @@ export class GpuDecay implements DecayStep {
    */
   binding(param: Parameter | GPUBuffer | GPUBufferBinding): GPUBufferBinding {
     this.#lifecycle.check();
-    const { ranges } = this.#locate(param);
-    if (ranges.length !== 1) {
-      const what = ranges.length === 0
-        ? "has no values, and a binding cannot be empty"
-        : `spans ${ranges.length} arena shards and cannot be bound as one range; raise maxShardBytes, or request a device with a larger maxStorageBufferBindingSize (now ${this.#parts.device.limits.maxStorageBufferBindingSize})`;
-      throw new RangeError(`Parameter ${this.#nameOf(param)} ${what}`);
-    }
-    const { buffer, offset, size } = ranges[0]!;
-    return { buffer, offset, size };
+    const { ranges, name } = this.#locate(param);
+    return _bindingOf(ranges, name, this.#parts.device);
   }
 
   /**
@@ -491,25 +398,14 @@ export class GpuDecay implements DecayStep {
    */
   async syncToHost(): Promise<void> {
     this.#lifecycle.check();
-    const shards = this.#arenaShards("syncToHost");
-    for (let s = 0; s < shards.length; s++) {
-      const shard = shards[s]!;
-      const bytes = await _readRanges(
-        this.#parts.device,
-        this.#lifecycle,
-        [{ buffer: shard, offset: 0, size: shard.size }],
-        `${LABEL} sync shard ${s}`,
-      );
-      for (const { host } of this.#parts.locations.values()) {
-        for (const piece of host!.pieces) {
-          if (piece.shard !== s) continue;
-          host!.param.data.set(
-            new Float32Array(bytes, piece.byteOffset, piece.count),
-            piece.start,
-          );
-        }
-      }
-    }
+    const arena = this.#arena("syncToHost");
+    await arena.download(
+      this.#parts.device,
+      this.#lifecycle,
+      this.#parts.buffers,
+      `${LABEL} sync`,
+      (slot) => slot.param.data,
+    );
   }
 
   /**
@@ -522,32 +418,13 @@ export class GpuDecay implements DecayStep {
    */
   syncFromHost(): void {
     this.#lifecycle.check();
-    const shards = this.#arenaShards("syncFromHost");
-    const locations = [...this.#parts.locations.values()];
-    for (const { host, ranges } of locations) {
-      const expected = ranges.reduce((n, r) => n + r.size / 4, 0);
-      if (host!.param.data.length !== expected) {
-        throw new TypeError(
-          `Expected parameter ${
-            this.#nameOf(host!.param)
-          } to still hold ${expected} values but its data has ${
-            host!.param.data.length
-          }`,
-        );
-      }
-    }
-    const { queue } = this.#parts.device;
-    for (const { host } of locations) {
-      for (const piece of host!.pieces) {
-        queue.writeBuffer(
-          shards[piece.shard]!,
-          piece.byteOffset,
-          host!.param.data as Float32Array<ArrayBuffer>,
-          piece.start,
-          piece.count,
-        );
-      }
-    }
+    const arena = this.#arena("syncFromHost");
+    arena.checkHostSizes();
+    arena.upload(
+      this.#parts.device.queue,
+      this.#parts.buffers,
+      (slot) => slot.param.data,
+    );
   }
 
   /**
@@ -557,8 +434,7 @@ export class GpuDecay implements DecayStep {
   destroy(): void {
     if (!this.#lifecycle.destroy()) return;
     for (const buffer of this.#parts.owned) buffer.destroy();
-    this.#submitList.length = 0;
-    this.#lastEncoder = undefined;
+    this.#parts.pass.destroy();
   }
 
   /** Calls {@linkcode GpuDecay.destroy}, so `using decay = GpuDecay.create(...)` frees it. */
@@ -568,26 +444,8 @@ export class GpuDecay implements DecayStep {
 
   /** Computes factors and run tables; returns the workgroups with work (0: record nothing). */
   #prepare(lr: number): number {
-    return this.#parts.plan.write(this.#parts.factors.compute(lr));
-  }
-
-  /** Writes this step's run tables into the next ring slot and records the pass. */
-  #record(encoder: GPUCommandEncoder): void {
-    const { device, plan, ring, kernel, bindGroups } = this.#parts;
-    const slotOffset = this.#nextSlot * plan.slotBytes;
-    this.#nextSlot = (this.#nextSlot + 1) % RING_SLOTS;
-    device.queue.writeBuffer(ring, slotOffset, plan.slot, 0, plan.slotBytes);
-    const pass = encoder.beginComputePass(this.#passDescriptor);
-    _recordDispatches(
-      pass,
-      kernel.pipeline,
-      bindGroups,
-      plan,
-      slotOffset,
-      this.#offsets,
-      device.limits.maxComputeWorkgroupsPerDimension,
-    );
-    pass.end();
+    const { pass, factors } = this.#parts;
+    return pass.plan.write(factors.compute(lr));
   }
 
   #locate(param: unknown): _Location {
@@ -606,113 +464,39 @@ export class GpuDecay implements DecayStep {
     return _describe(this.#parts.locations.get(param)?.name ?? param);
   }
 
-  #arenaShards(method: string): readonly GPUBuffer[] {
-    if (!this.#parts.arena) {
+  #arena(method: string): _Arena {
+    if (this.#parts.arena === undefined) {
       throw new TypeError(
         `${method}() needs an arena made by GpuDecay.create; this engine decays buffers you own`,
       );
     }
-    return this.#parts.buffers;
+    return this.#parts.arena;
   }
 }
 
-/** Builds the tables, the ring and the bind groups common to both modes. */
+/** Builds the factors and the fused pass common to both modes. */
 function _assemble(
   device: GPUDevice,
   groups: readonly _CheckedGroup<unknown>[],
-  scaling: ReturnType<typeof _checkScaling>,
+  scaling: _Scaling,
   segments: readonly (readonly _SegmentSpec[])[],
   kernel: _Kernel,
-  valueBindings: readonly (readonly GPUBufferBinding[])[],
+  values: readonly (readonly GPUBufferBinding[])[],
   rest: Pick<_Parts, "owned" | "buffers" | "locations" | "arena">,
 ): _Parts {
-  const align = device.limits.minStorageBufferOffsetAlignment;
-  const plan = new _DecayPlan(segments, align);
-  const tableOffsets: number[] = [];
-  let tableBytes = 0;
-  for (const { segmentTable } of plan.dispatches) {
-    tableOffsets.push(tableBytes);
-    tableBytes += Math.ceil(segmentTable.byteLength / align) * align;
-  }
-  const tables = device.createBuffer({
-    label: `${LABEL} segment tables`,
-    size: Math.max(16, tableBytes),
-    usage: GPUBufferUsage.STORAGE,
-    mappedAtCreation: true,
-  });
-  const mapped = new Uint32Array(tables.getMappedRange());
-  plan.dispatches.forEach(({ segmentTable }, d) =>
-    mapped.set(segmentTable, tableOffsets[d]! / 4)
-  );
-  tables.unmap();
-  const ring = device.createBuffer({
-    label: `${LABEL} run table ring`,
-    size: plan.slotBytes * RING_SLOTS,
-    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
-  });
-  const bindGroups = plan.dispatches.map(({ segmentTable, runTableBytes }, d) =>
-    device.createBindGroup({
-      label: `${LABEL} bind group ${d}`,
-      layout: kernel.layout,
-      entries: [
-        {
-          binding: 0,
-          resource: {
-            buffer: tables,
-            offset: tableOffsets[d]!,
-            size: segmentTable.byteLength,
-          },
-        },
-        {
-          binding: 1,
-          resource: { buffer: ring, offset: 0, size: runTableBytes },
-        },
-        ...valueBindings[d]!.map((resource, b) => ({
-          binding: b + 2,
-          resource,
-        })),
-      ],
-    })
-  );
   return {
     ...rest,
     device,
     factors: new _DecayFactors(groups.map((g) => g.weightDecay), scaling),
-    plan,
-    kernel,
-    bindGroups,
-    ring,
-    owned: [...rest.owned, tables, ring],
+    pass: new _FusedPass(device, {
+      label: LABEL,
+      engine: NAME,
+      stepName: "decay",
+      kernel,
+      segments,
+      values,
+    }),
   };
-}
-
-function _checkDevice(device: unknown): asserts device is GPUDevice {
-  const candidate = device as Partial<GPUDevice> | null | undefined;
-  if (
-    typeof candidate?.createBuffer !== "function" ||
-    typeof candidate.queue !== "object"
-  ) {
-    throw new TypeError(`Expected a GPUDevice but found ${_describe(device)}`);
-  }
-}
-
-function _shardLimit(device: GPUDevice, requested: number | undefined): number {
-  const limit = Math.min(
-    device.limits.maxStorageBufferBindingSize,
-    device.limits.maxBufferSize,
-  );
-  if (requested === undefined) return Math.floor(limit / 256) * 256;
-  if (
-    typeof requested !== "number" || !Number.isFinite(requested) ||
-    requested < 256 || requested > limit
-  ) {
-    throw new RangeError(
-      `Expected maxShardBytes to be a number from 256 to ${limit} (the device's maxStorageBufferBindingSize and maxBufferSize) but found ${
-        _describe(requested)
-      }`,
-    );
-  }
-  return Math.floor(requested / 256) * 256;
 }
 
 function _isBuffer(value: unknown): value is GPUBuffer {

@@ -1,0 +1,229 @@
+// Copyright 2026 the weight-decay authors. MIT license.
+// Host parameters packed into an arena: one layout, any number of buffer sets laid out by
+// it (parameters, gradients, moments), and the copies between those and the host.
+
+import { _layoutArena, type _Piece } from "./_arena_layout.ts";
+import type { _SegmentSpec } from "./_decay_plan.ts";
+import type { _CheckedGroup, _HostParam } from "./_check_groups.ts";
+import { type _Lifecycle, type _Range, _readRanges } from "./_gpu.ts";
+import { _describe } from "./_describe.ts";
+
+/** Where one parameter lives, the same in every buffer set of its arena. */
+export interface _Slot {
+  /** Its name in its group, for messages. */
+  readonly name: string;
+  readonly param: _HostParam;
+  /** Its pieces: none for an empty tensor, several for one that spans shards. */
+  readonly pieces: readonly _Piece[];
+  /** Its number of values. */
+  readonly size: number;
+}
+
+/** Usage of every arena buffer: bound as storage, read back, written from the host. */
+const SHARD_USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC |
+  GPUBufferUsage.COPY_DST;
+
+/**
+ * The layout of host parameters in arena shards, each tensor 256-byte aligned and the
+ * shards sorted by group, so that each group is one range per shard.
+ */
+export class _Arena {
+  /** Every parameter's slot, keyed by the parameter, in group order. */
+  readonly slots: ReadonlyMap<unknown, _Slot>;
+  /** Bytes of each shard. */
+  readonly shardBytes: readonly number[];
+  /** Per shard, one kernel dispatch: its groups' ranges in `vec4<f32>` units. */
+  readonly segments: readonly (readonly _SegmentSpec[])[];
+
+  /**
+   * Lays out the parameters for `device`.
+   *
+   * @param maxShardBytes The caller's shard limit, if any.
+   * @throws {RangeError} If `maxShardBytes` is below 256 or above the device's limits.
+   */
+  constructor(
+    device: GPUDevice,
+    groups: readonly _CheckedGroup<_HostParam>[],
+    maxShardBytes: number | undefined,
+  ) {
+    const layout = _layoutArena(
+      groups.map((g) => g.params.map((p) => p.data.length)),
+      _shardLimit(device, maxShardBytes),
+      Math.max(256, device.limits.minStorageBufferOffsetAlignment),
+    );
+    const slots = new Map<unknown, _Slot>();
+    groups.forEach((group, g) =>
+      group.params.forEach((param, i) =>
+        slots.set(param, {
+          name: group.names[i]!,
+          param,
+          pieces: layout.pieces[g]![i]!,
+          size: param.data.length,
+        })
+      )
+    );
+    this.slots = slots;
+    this.shardBytes = layout.shardBytes;
+    this.segments = layout.groupRanges.map((ranges) =>
+      ranges.map(({ group, beginByte, endByte }): _SegmentSpec => ({
+        group,
+        binding: 0,
+        begin: beginByte / 16,
+        end: Math.ceil(endByte / 16),
+      }))
+    );
+  }
+
+  /**
+   * Makes one buffer set: a buffer per shard, labelled `${label} shard ${s}`, holding
+   * the parameters' values, or zeros.
+   */
+  createShards(
+    device: GPUDevice,
+    label: string,
+    contents: "values" | "zeros",
+  ): GPUBuffer[] {
+    return this.shardBytes.map((size, s) => {
+      const shard = device.createBuffer({
+        label: `${label} shard ${s}`,
+        size,
+        usage: SHARD_USAGE,
+        mappedAtCreation: contents === "values",
+      });
+      if (contents === "zeros") return shard;
+      const mapped = new Float32Array(shard.getMappedRange());
+      for (const { param, pieces } of this.slots.values()) {
+        for (const piece of pieces) {
+          if (piece.shard !== s) continue;
+          mapped.set(
+            param.data.subarray(piece.start, piece.start + piece.count),
+            piece.byteOffset / 4,
+          );
+        }
+      }
+      shard.unmap();
+      return shard;
+    });
+  }
+
+  /** The byte ranges of `slot` in the buffer set `shards`. */
+  ranges(slot: _Slot, shards: readonly GPUBuffer[]): _Range[] {
+    return slot.pieces.map((piece) => ({
+      buffer: shards[piece.shard]!,
+      offset: piece.byteOffset,
+      size: piece.count * 4,
+    }));
+  }
+
+  /**
+   * Copies a buffer set to the host, mapping each shard once, one at a time so the host
+   * never holds more than one shard besides the targets.
+   *
+   * @param target Where each parameter's values go: an array of its size.
+   * @throws {Error} If the device is lost while waiting.
+   */
+  async download(
+    device: GPUDevice,
+    lifecycle: _Lifecycle,
+    shards: readonly GPUBuffer[],
+    label: string,
+    target: (slot: _Slot) => Float32Array,
+  ): Promise<void> {
+    for (let s = 0; s < shards.length; s++) {
+      const shard = shards[s]!;
+      const bytes = await _readRanges(
+        device,
+        lifecycle,
+        [{ buffer: shard, offset: 0, size: shard.size }],
+        `${label} shard ${s}`,
+      );
+      for (const slot of this.slots.values()) {
+        for (const piece of slot.pieces) {
+          if (piece.shard !== s) continue;
+          target(slot).set(
+            new Float32Array(bytes, piece.byteOffset, piece.count),
+            piece.start,
+          );
+        }
+      }
+    }
+  }
+
+  /**
+   * Queues the upload of `source(slot)` into the buffer set `shards` for every
+   * parameter; the caller has checked that each source holds `slot.size` values.
+   */
+  upload(
+    queue: GPUQueue,
+    shards: readonly GPUBuffer[],
+    source: (slot: _Slot) => Float32Array,
+  ): void {
+    for (const slot of this.slots.values()) {
+      for (const piece of slot.pieces) {
+        queue.writeBuffer(
+          shards[piece.shard]!,
+          piece.byteOffset,
+          source(slot) as Float32Array<ArrayBuffer>,
+          piece.start,
+          piece.count,
+        );
+      }
+    }
+  }
+
+  /**
+   * Checks that every parameter's data still has the length it had when laid out.
+   *
+   * @throws {TypeError} Naming the first that does not.
+   */
+  checkHostSizes(): void {
+    for (const { name, param, size } of this.slots.values()) {
+      if (param.data.length !== size) {
+        throw new TypeError(
+          `Expected parameter ${
+            _describe(name)
+          } to still hold ${size} values but its data has ${param.data.length}`,
+        );
+      }
+    }
+  }
+}
+
+/**
+ * The one range a parameter is bound through.
+ *
+ * @throws {RangeError} If it has no values, or spans several arena shards.
+ */
+export function _bindingOf(
+  ranges: readonly _Range[],
+  name: string,
+  device: GPUDevice,
+): GPUBufferBinding {
+  if (ranges.length !== 1) {
+    const what = ranges.length === 0
+      ? "has no values, and a binding cannot be empty"
+      : `spans ${ranges.length} arena shards and cannot be bound as one range; raise maxShardBytes, or request a device with a larger maxStorageBufferBindingSize (now ${device.limits.maxStorageBufferBindingSize})`;
+    throw new RangeError(`Parameter ${_describe(name)} ${what}`);
+  }
+  const { buffer, offset, size } = ranges[0]!;
+  return { buffer, offset, size };
+}
+
+function _shardLimit(device: GPUDevice, requested: number | undefined): number {
+  const limit = Math.min(
+    device.limits.maxStorageBufferBindingSize,
+    device.limits.maxBufferSize,
+  );
+  if (requested === undefined) return Math.floor(limit / 256) * 256;
+  if (
+    typeof requested !== "number" || !Number.isFinite(requested) ||
+    requested < 256 || requested > limit
+  ) {
+    throw new RangeError(
+      `Expected maxShardBytes to be a number from 256 to ${limit} (the device's maxStorageBufferBindingSize and maxBufferSize) but found ${
+        _describe(requested)
+      }`,
+    );
+  }
+  return Math.floor(requested / 256) * 256;
+}

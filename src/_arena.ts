@@ -5,7 +5,7 @@
 import { _layoutArena, type _Piece } from "./_arena_layout.ts";
 import type { _SegmentSpec } from "./_decay_plan.ts";
 import type { _CheckedGroup, _HostParam } from "./_check_groups.ts";
-import { type _Lifecycle, type _Range, _readRanges } from "./_gpu.ts";
+import { type _Lifecycle, type _Range, _readBack } from "./_gpu.ts";
 import { _describe } from "./_describe.ts";
 
 /** Where one parameter lives, the same in every buffer set of its arena. */
@@ -116,67 +116,100 @@ export class _Arena {
   }
 
   /**
-   * Copies a buffer set to the host, mapping each shard once, one at a time so the host
-   * never holds more than one shard besides the targets.
+   * Copies buffer sets to the host: every shard of every set in one submit, so the copy
+   * is of one moment even if more steps are submitted meanwhile; then maps the shards one
+   * at a time, so the host holds at most one shard besides the targets.
    *
-   * @param target Where each parameter's values go: an array of its size.
+   * @param target Where a parameter's values in set `set` go: an array of its size.
    * @throws {Error} If the device is lost while waiting.
    */
   async download(
     device: GPUDevice,
     lifecycle: _Lifecycle,
-    shards: readonly GPUBuffer[],
+    sets: readonly (readonly GPUBuffer[])[],
     label: string,
-    target: (slot: _Slot) => Float32Array,
+    target: (slot: _Slot, set: number) => Float32Array,
   ): Promise<void> {
-    for (let s = 0; s < shards.length; s++) {
-      const shard = shards[s]!;
-      const bytes = await _readRanges(
-        device,
-        lifecycle,
-        [{ buffer: shard, offset: 0, size: shard.size }],
-        `${label} shard ${s}`,
-      );
+    const shardCount = this.shardBytes.length;
+    const lists = sets.flatMap((shards) =>
+      shards.map((buffer) => [{ buffer, offset: 0, size: buffer.size }])
+    );
+    await _readBack(device, lifecycle, lists, label, (bytes, index) => {
+      const set = Math.floor(index / shardCount);
+      const shard = index % shardCount;
       for (const slot of this.slots.values()) {
         for (const piece of slot.pieces) {
-          if (piece.shard !== s) continue;
-          target(slot).set(
+          if (piece.shard !== shard) continue;
+          target(slot, set).set(
             new Float32Array(bytes, piece.byteOffset, piece.count),
             piece.start,
           );
         }
       }
-    }
+    });
   }
 
   /**
-   * Queues the upload of `source(slot)` into the buffer set `shards` for every
-   * parameter; the caller has checked that each source holds `slot.size` values.
+   * Queues the upload of `source(slot, index)` into the buffer set `shards` for every
+   * parameter, `index` counting slots in order; the caller has checked the lengths.
    */
   upload(
     queue: GPUQueue,
     shards: readonly GPUBuffer[],
-    source: (slot: _Slot) => Float32Array,
+    source: (slot: _Slot, index: number) => Float32Array,
   ): void {
+    let index = 0;
     for (const slot of this.slots.values()) {
-      for (const piece of slot.pieces) {
-        queue.writeBuffer(
-          shards[piece.shard]!,
-          piece.byteOffset,
-          source(slot) as Float32Array<ArrayBuffer>,
-          piece.start,
-          piece.count,
-        );
-      }
+      this.write(queue, shards, slot, source(slot, index++));
     }
   }
 
+  /** Queues the upload of one parameter's `values` (`slot.size` of them) into `shards`. */
+  write(
+    queue: GPUQueue,
+    shards: readonly GPUBuffer[],
+    slot: _Slot,
+    values: Float32Array,
+  ): void {
+    for (const piece of slot.pieces) {
+      queue.writeBuffer(
+        shards[piece.shard]!,
+        piece.byteOffset,
+        values as Float32Array<ArrayBuffer>,
+        piece.start,
+        piece.count,
+      );
+    }
+  }
+
+  /** Copies the buffer set `shards` into every parameter's `data`, as `download` does. */
+  syncToHost(
+    device: GPUDevice,
+    lifecycle: _Lifecycle,
+    shards: readonly GPUBuffer[],
+    label: string,
+  ): Promise<void> {
+    return this.download(
+      device,
+      lifecycle,
+      [shards],
+      label,
+      (slot) => slot.param.data,
+    );
+  }
+
   /**
-   * Checks that every parameter's data still has the length it had when laid out.
+   * Queues the upload of every parameter's `data` into the buffer set `shards`.
    *
-   * @throws {TypeError} Naming the first that does not.
+   * @throws {TypeError} If a parameter's data no longer has the length it had when laid
+   * out; nothing is queued then.
    */
-  checkHostSizes(): void {
+  syncFromHost(queue: GPUQueue, shards: readonly GPUBuffer[]): void {
+    this.#checkHostSizes();
+    this.upload(queue, shards, (slot) => slot.param.data);
+  }
+
+  #checkHostSizes(): void {
     for (const { name, param, size } of this.slots.values()) {
       if (param.data.length !== size) {
         throw new TypeError(

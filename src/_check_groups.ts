@@ -149,3 +149,27 @@ export function _checkNoSharedMemory(
     }
   }
 }
+
+/**
+ * Checks groups of host parameters: their shape, each parameter's data, and that no two
+ * parameters share memory.
+ *
+ * @throws {TypeError} As `_checkGroups`, `_checkHostParam` and `_checkNoSharedMemory`.
+ * @throws {RangeError} As `_checkGroups` and `_checkHostParam`.
+ */
+export function _checkHostGroups<P extends _HostParam>(
+  groups: readonly ParamGroup<P>[],
+): _CheckedGroup<P>[] {
+  const checked = _checkGroups(groups, _checkHostParam);
+  _checkNoSharedMemory(checked);
+  return checked;
+}
+
+/** The error for a parameter that is in none of an engine's groups. */
+export function _foreignParam(engine: string, param: unknown): TypeError {
+  return new TypeError(
+    `Expected a parameter of this ${engine} (one of the groups it was made with) but found ${
+      _describe(param)
+    }`,
+  );
+}

@@ -88,9 +88,12 @@ export class _DecayFactors {
   readonly #weightDecays: Float64Array;
   readonly #scaling: _Scaling;
 
-  constructor(weightDecays: readonly number[], scaling: _Scaling) {
-    this.#weightDecays = Float64Array.from(weightDecays);
-    this.values = new Float32Array(weightDecays.length);
+  constructor(
+    groups: readonly { readonly weightDecay: number }[],
+    scaling: _Scaling,
+  ) {
+    this.#weightDecays = Float64Array.from(groups, (g) => g.weightDecay);
+    this.values = new Float32Array(groups.length);
     this.#scaling = scaling;
   }
 

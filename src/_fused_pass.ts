@@ -32,8 +32,8 @@ export interface _FusedPassSpec {
 }
 
 /**
- * The fused pass of one engine. Each step the engine fills `plan` with `plan.write`,
- * then records it with `record` (into the caller's encoder, after `reserve`) or `submit`.
+ * The fused pass of one engine: `step` and `encode` take the engine's `prepare`, which
+ * fills `plan` with `plan.write` for the step's learning rate.
  */
 export class _FusedPass {
   readonly plan: _DecayPlan;
@@ -114,13 +114,32 @@ export class _FusedPass {
   }
 
   /**
-   * Checks that one more step may be recorded into `encoder`.
+   * Takes one step now: `prepare(lr)` checks `lr` and fills `plan` (it throws to refuse
+   * the step); if any workgroup has work, the pass is recorded into an encoder of its own
+   * and submitted.
    *
-   * @returns The step's number in that encoder, to pass to `record`.
-   * @throws {TypeError} If `encoder` is not a `GPUCommandEncoder`.
-   * @throws {RangeError} If the encoder already holds a ring's worth of steps.
+   * @param prepare Fills `plan` for `lr`; returns the workgroups with work.
    */
-  reserve(encoder: GPUCommandEncoder): number {
+  step(lr: number, prepare: (lr: number) => number): void {
+    if (prepare(lr) === 0) return;
+    const encoder = this.#device.createCommandEncoder(this.#encoderDescriptor);
+    this.#recordPass(encoder);
+    this.#submitList[0] = encoder.finish();
+    this.#device.queue.submit(this.#submitList);
+  }
+
+  /**
+   * Records one step into the caller's `encoder`, as `step` does into its own.
+   *
+   * @throws {TypeError} If `encoder` is not a `GPUCommandEncoder`.
+   * @throws {RangeError} If the encoder already holds a ring's worth of steps; then
+   * `prepare` is not called.
+   */
+  encode(
+    encoder: GPUCommandEncoder,
+    lr: number,
+    prepare: (lr: number) => number,
+  ): void {
     if (
       typeof (encoder as Partial<GPUCommandEncoder>)?.beginComputePass !==
         "function"
@@ -136,22 +155,10 @@ export class _FusedPass {
         `Expected at most ${RING_SLOTS} ${stepName} steps in one command encoder (${engine}.maxEncodesPerSubmit) but this is step ${count}; submit and start a new encoder`,
       );
     }
-    return count;
-  }
-
-  /** Records the last `plan.write` as one pass into `encoder`, its `count`-th step. */
-  record(encoder: GPUCommandEncoder, count: number): void {
+    if (prepare(lr) === 0) return;
     this.#lastEncoder = encoder;
     this.#encodesIntoLast = count;
     this.#recordPass(encoder);
-  }
-
-  /** Records the last `plan.write` into an encoder of its own and submits it. */
-  submit(): void {
-    const encoder = this.#device.createCommandEncoder(this.#encoderDescriptor);
-    this.#recordPass(encoder);
-    this.#submitList[0] = encoder.finish();
-    this.#device.queue.submit(this.#submitList);
   }
 
   /** Frees the tables and the ring. */

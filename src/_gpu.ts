@@ -165,27 +165,58 @@ export async function _readRanges(
   ranges: readonly _Range[],
   label: string,
 ): Promise<ArrayBuffer> {
-  const total = ranges.reduce((bytes, range) => bytes + range.size, 0);
-  if (total === 0) return new ArrayBuffer(0);
-  const staging = device.createBuffer({
-    label: `${label} staging`,
-    size: total,
-    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+  let result = new ArrayBuffer(0);
+  await _readBack(device, lifecycle, [ranges], label, (bytes) => {
+    result = bytes.slice(0);
   });
+  return result;
+}
+
+/**
+ * Reads lists of byte ranges back to the host: each list into a staging buffer of its
+ * own, all copied in one submit, so they show one moment of the queue even when more
+ * work is submitted while waiting; then maps the staging buffers one at a time.
+ *
+ * @param each Gets each list's bytes, concatenated, with its index; the bytes are
+ * valid only during the call. Lists without bytes are skipped.
+ * @throws {Error} If the device is lost before a map completes.
+ */
+export async function _readBack(
+  device: GPUDevice,
+  lifecycle: _Lifecycle,
+  lists: readonly (readonly _Range[])[],
+  label: string,
+  each: (bytes: ArrayBuffer, index: number) => void,
+): Promise<void> {
+  const sizes = lists.map((ranges) =>
+    ranges.reduce((bytes, range) => bytes + range.size, 0)
+  );
+  if (sizes.every((size) => size === 0)) return;
+  const stagings = sizes.map((size, i) =>
+    size === 0 ? undefined : device.createBuffer({
+      label: `${label} staging ${i}`,
+      size,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    })
+  );
   try {
     const encoder = device.createCommandEncoder({ label: `${label} copy` });
-    let at = 0;
-    for (const { buffer, offset, size } of ranges) {
-      encoder.copyBufferToBuffer(buffer, offset, staging, at, size);
-      at += size;
-    }
+    lists.forEach((ranges, i) => {
+      let at = 0;
+      for (const { buffer, offset, size } of ranges) {
+        encoder.copyBufferToBuffer(buffer, offset, stagings[i]!, at, size);
+        at += size;
+      }
+    });
     device.queue.submit([encoder.finish()]);
-    await lifecycle.race(staging.mapAsync(GPUMapMode.READ));
-    lifecycle.check();
-    const bytes = staging.getMappedRange().slice(0);
-    staging.unmap();
-    return bytes;
+    for (const [i, staging] of stagings.entries()) {
+      if (staging === undefined) continue;
+      await lifecycle.race(staging.mapAsync(GPUMapMode.READ));
+      lifecycle.check();
+      each(staging.getMappedRange(), i);
+      staging.destroy();
+    }
   } finally {
-    staging.destroy();
+    for (const staging of stagings) staging?.destroy();
   }
 }

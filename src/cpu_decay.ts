@@ -9,11 +9,7 @@ import type { DecayOptions, DecayStep } from "./decay_step.ts";
 import type { ParamGroup } from "./groups.ts";
 import type { Parameter } from "./parameter.ts";
 import { _checkScaling, _DecayFactors } from "./_factors.ts";
-import {
-  _checkGroups,
-  _checkHostParam,
-  _checkNoSharedMemory,
-} from "./_check_groups.ts";
+import { _checkHostGroups } from "./_check_groups.ts";
 
 /**
  * Applies decoupled weight decay in place on the host:
@@ -58,12 +54,8 @@ export class CpuDecay implements DecayStep {
    */
   constructor(groups: ParamGroup<Parameter>[], options?: DecayOptions) {
     const scaling = _checkScaling(options);
-    const checked = _checkGroups(groups, _checkHostParam);
-    _checkNoSharedMemory(checked);
-    this.#factors = new _DecayFactors(
-      checked.map((g) => g.weightDecay),
-      scaling,
-    );
+    const checked = _checkHostGroups(groups);
+    this.#factors = new _DecayFactors(checked, scaling);
     this.#data = checked.map((g) => g.params.map((p) => p.data));
   }
 

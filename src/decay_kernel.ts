@@ -113,16 +113,16 @@ fn chunk_index(workgroup: vec3<u32>, grid: vec3<u32>) -> u32 {
 }
 
 /**
- * The arena kernel: one binding, a shard of the arena, read and written as `vec4<f32>`.
- * Segment bounds are in vec4s; a group's range may include the zero padding between its
- * tensors (each tensor starts 256-byte aligned), which stays zero.
+ * A kernel's entry point: each workgroup finds its chunk's work, and each thread runs
+ * `body` for each of its elements `i` of the chunk, with `work` in scope.
+ *
+ * @param name The entry point's name.
+ * @param body WGSL statements for element `i`.
  */
-export const ARENA_DECAY_WGSL: string = /* wgsl */ `${sharedWgsl()}
-// One shard of the arena: every parameter's values, 256-byte aligned, sorted by group.
-@group(0) @binding(2) var<storage, read_write> arena: array<vec4<f32>>;
-
+function chunkedEntryPoint(name: string, body: string): string {
+  return /* wgsl */ `
 @compute @workgroup_size(WORKGROUP_SIZE)
-fn decay(
+fn ${name}(
   @builtin(workgroup_id) workgroup: vec3<u32>,
   @builtin(num_workgroups) grid: vec3<u32>,
   @builtin(local_invocation_index) lane: u32,
@@ -132,10 +132,21 @@ fn decay(
   let work = find_work(chunk);
   for (var k = 0u; k < ELEMENTS_PER_THREAD; k++) {
     let i = work.begin + k * WORKGROUP_SIZE + lane;
-    if (i < work.end) { arena[i] = arena[i] * work.factor; }
+    if (i < work.end) {${body}}
   }
 }
 `;
+}
+
+/**
+ * The arena kernel: one binding, a shard of the arena, read and written as `vec4<f32>`.
+ * Segment bounds are in vec4s; a group's range may include the zero padding between its
+ * tensors (each tensor starts 256-byte aligned), which stays zero.
+ */
+export const ARENA_DECAY_WGSL: string = /* wgsl */ `${sharedWgsl()}
+// One shard of the arena: every parameter's values, 256-byte aligned, sorted by group.
+@group(0) @binding(2) var<storage, read_write> arena: array<vec4<f32>>;
+${chunkedEntryPoint("decay", " arena[i] = arena[i] * work.factor; ")}`;
 
 /**
  * The buffers kernel, for caller-owned buffers: `bindings` value bindings read and
@@ -169,20 +180,5 @@ ${
     default: {}
   }
 }
-
-@compute @workgroup_size(WORKGROUP_SIZE)
-fn decay(
-  @builtin(workgroup_id) workgroup: vec3<u32>,
-  @builtin(num_workgroups) grid: vec3<u32>,
-  @builtin(local_invocation_index) lane: u32,
-) {
-  let chunk = chunk_index(workgroup, grid);
-  if (chunk >= table.chunk_count) { return; }
-  let work = find_work(chunk);
-  for (var k = 0u; k < ELEMENTS_PER_THREAD; k++) {
-    let i = work.begin + k * WORKGROUP_SIZE + lane;
-    if (i < work.end) { scale(work.binding, i, work.factor); }
-  }
-}
-`;
+${chunkedEntryPoint("decay", " scale(work.binding, i, work.factor); ")}`;
 }

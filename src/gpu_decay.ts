@@ -15,8 +15,8 @@ import { _checkScaling, _DecayFactors, type _Scaling } from "./_factors.ts";
 import {
   type _CheckedGroup,
   _checkGroups,
-  _checkHostParam,
-  _checkNoSharedMemory,
+  _checkHostGroups,
+  _foreignParam,
 } from "./_check_groups.ts";
 import {
   _buildKernel,
@@ -121,6 +121,11 @@ export class GpuDecay implements DecayStep {
 
   readonly #parts: _Parts;
   readonly #lifecycle: _Lifecycle;
+  /** Computes factors and run tables; returns the workgroups with work (0: record nothing). */
+  readonly #prepare = (lr: number): number => {
+    const { pass, factors } = this.#parts;
+    return pass.plan.write(factors.compute(lr));
+  };
 
   private constructor(parts: _Parts) {
     this.#parts = parts;
@@ -163,8 +168,7 @@ export class GpuDecay implements DecayStep {
   ): GpuDecay {
     _checkDevice(device);
     const scaling = _checkScaling(options);
-    const checked = _checkGroups(groups, _checkHostParam);
-    _checkNoSharedMemory(checked);
+    const checked = _checkHostGroups(groups);
     const arena = new _Arena(device, checked, options?.maxShardBytes);
     const shards = arena.createShards(device, `${LABEL} arena`, "values");
     const locations = new Map<unknown, _Location>();
@@ -316,8 +320,7 @@ export class GpuDecay implements DecayStep {
    */
   step(lr: number): void {
     this.#lifecycle.check();
-    if (this.#prepare(lr) === 0) return;
-    this.#parts.pass.submit();
+    this.#parts.pass.step(lr, this.#prepare);
   }
 
   /**
@@ -334,9 +337,7 @@ export class GpuDecay implements DecayStep {
    */
   encode(encoder: GPUCommandEncoder, lr: number): void {
     this.#lifecycle.check();
-    const count = this.#parts.pass.reserve(encoder);
-    if (this.#prepare(lr) === 0) return;
-    this.#parts.pass.record(encoder, count);
+    this.#parts.pass.encode(encoder, lr, this.#prepare);
   }
 
   /**
@@ -391,20 +392,19 @@ export class GpuDecay implements DecayStep {
 
   /**
    * Copies the arena back into every parameter's `data`, mapping each shard once: call
-   * it before saving a checkpoint or evaluating on the host.
+   * it before saving a checkpoint or evaluating on the host. The values are those of
+   * the moment of the call: steps submitted while it waits do not show.
    *
    * @throws {TypeError} If the engine decays caller-owned buffers (`fromBuffers`).
    * @throws {Error} If the engine was destroyed or its device lost, also while waiting.
    */
   async syncToHost(): Promise<void> {
     this.#lifecycle.check();
-    const arena = this.#arena("syncToHost");
-    await arena.download(
+    await this.#arena("syncToHost").syncToHost(
       this.#parts.device,
       this.#lifecycle,
       this.#parts.buffers,
       `${LABEL} sync`,
-      (slot) => slot.param.data,
     );
   }
 
@@ -418,12 +418,9 @@ export class GpuDecay implements DecayStep {
    */
   syncFromHost(): void {
     this.#lifecycle.check();
-    const arena = this.#arena("syncFromHost");
-    arena.checkHostSizes();
-    arena.upload(
+    this.#arena("syncFromHost").syncFromHost(
       this.#parts.device.queue,
       this.#parts.buffers,
-      (slot) => slot.param.data,
     );
   }
 
@@ -442,21 +439,9 @@ export class GpuDecay implements DecayStep {
     this.destroy();
   }
 
-  /** Computes factors and run tables; returns the workgroups with work (0: record nothing). */
-  #prepare(lr: number): number {
-    const { pass, factors } = this.#parts;
-    return pass.plan.write(factors.compute(lr));
-  }
-
   #locate(param: unknown): _Location {
     const location = this.#parts.locations.get(param);
-    if (location === undefined) {
-      throw new TypeError(
-        `Expected a parameter of this GpuDecay (one of the groups it was made with) but found ${
-          _describe(param)
-        }`,
-      );
-    }
+    if (location === undefined) throw _foreignParam(NAME, param);
     return location;
   }
 
@@ -487,7 +472,7 @@ function _assemble(
   return {
     ...rest,
     device,
-    factors: new _DecayFactors(groups.map((g) => g.weightDecay), scaling),
+    factors: new _DecayFactors(groups, scaling),
     pass: new _FusedPass(device, {
       label: LABEL,
       engine: NAME,

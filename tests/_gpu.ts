@@ -3,6 +3,8 @@
 // (llvmpipe on machines without a GPU), are ignored with a visible reason when there is
 // none, and fail instead when WEIGHT_DECAY_REQUIRE_ADAPTER is set, as CI sets it.
 
+import assert from "node:assert/strict";
+
 const adapter = await navigator.gpu?.requestAdapter() ?? null;
 const required = Deno.env.get("WEIGHT_DECAY_REQUIRE_ADAPTER") === "1";
 if (adapter === null) {
@@ -129,6 +131,52 @@ export function instrument(
     },
   });
   return { device: proxy, counts };
+}
+
+/**
+ * Makes an engine of several shards on an instrumented `device`, takes 25 steps and
+ * asserts what a fused step costs: one `writeBuffer`, one compute pass, one dispatch per
+ * shard and one submit per step, and no GPU object created. Destroys the engine.
+ */
+export async function assertStepCosts(
+  device: GPUDevice,
+  create: (device: GPUDevice) => {
+    step(lr: number): void;
+    readonly buffers: readonly GPUBuffer[];
+    destroy(): void;
+  },
+): Promise<void> {
+  const { device: counted, counts } = instrument(device);
+  const engine = create(counted);
+  try {
+    const shards = engine.buffers.length;
+    assert.ok(shards >= 2, `${shards} shards`);
+    const before = { ...counts };
+    const steps = 25;
+    for (let i = 0; i < steps; i++) engine.step(0.01 * (i + 1));
+    const delta = (key: string) => (counts[key] ?? 0) - (before[key] ?? 0);
+    assert.equal(delta("writeBuffer"), steps, "one writeBuffer per step");
+    assert.equal(delta("beginComputePass"), steps, "one compute pass per step");
+    assert.equal(
+      delta("dispatchWorkgroups"),
+      steps * shards,
+      "one dispatch per shard",
+    );
+    assert.equal(delta("submit"), steps);
+    for (
+      const create of [
+        "createBuffer",
+        "createBindGroup",
+        "createComputePipeline",
+        "createShaderModule",
+      ]
+    ) {
+      assert.equal(delta(create), 0, `${create} during steps`);
+    }
+    await device.queue.onSubmittedWorkDone();
+  } finally {
+    engine.destroy();
+  }
 }
 
 /**

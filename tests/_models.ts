@@ -1,8 +1,8 @@
 // Copyright 2026 the weight-decay authors. MIT license.
 // Model fixtures shared by tests and benchmarks: a ResNet-50 with PyTorch's layer
-// classes and parameter names, and a model of many small tensors.
+// classes and parameter names, a model of many small tensors, and random groups.
 
-import { Parameter } from "../mod.ts";
+import { Parameter, type ParamGroup } from "../mod.ts";
 
 /** How a fixture fills its parameters. */
 export type Fill = "zeros" | "random";
@@ -140,4 +140,34 @@ export function manyTensors(
       () => ({ weight: makeParameter([size], fill, next) }),
     ),
   };
+}
+
+/** The same parameters twice, as two independent sets of Parameter objects. */
+export function twin(groups: ParamGroup[]): ParamGroup[] {
+  return groups.map((g) => ({
+    ...g,
+    params: g.params.map((p) => new Parameter(p.data.slice(), p.shape)),
+  }));
+}
+
+/** Groups of `count` tensors of random sizes, many of them not multiples of 4. */
+export function randomGroups(
+  count: number,
+  maxSize: number,
+  seed: number,
+): ParamGroup[] {
+  const next = random(seed);
+  const groups: ParamGroup[] = [0.1, 0, 0.5, 1e-3].map((weightDecay) => ({
+    weightDecay,
+    params: [],
+    names: [],
+  }));
+  for (let i = 0; i < count; i++) {
+    const group = groups[Math.floor(next() * groups.length)]!;
+    group.params.push(
+      new Parameter(randomData(Math.floor(next() * maxSize), next)),
+    );
+    group.names.push(`t${i}`);
+  }
+  return groups;
 }

@@ -9,18 +9,16 @@ import {
   Parameter,
   type ParamGroup,
 } from "../mod.ts";
-import { random, randomData, ResNet50 } from "./_models.ts";
-import { assertSameF32, bits, gpuTest, instrument } from "./_gpu.ts";
+import { random, randomData, randomGroups, ResNet50, twin } from "./_models.ts";
+import {
+  assertSameF32,
+  assertStepCosts,
+  bits,
+  gpuTest,
+  instrument,
+} from "./_gpu.ts";
 
 const POLICY = [[1e-2, "bias"], [0, NORM_TYPES], 0.1] as const;
-
-/** The same parameters twice, as two independent sets of Parameter objects. */
-function twin(groups: ParamGroup[]): ParamGroup[] {
-  return groups.map((g) => ({
-    ...g,
-    params: g.params.map((p) => new Parameter(p.data.slice(), p.shape)),
-  }));
-}
 
 /** Syncs the GPU arena back and compares every parameter with its CPU twin, bit for bit. */
 async function assertParity(
@@ -46,28 +44,6 @@ async function assertParity(
     })
   );
   return compared;
-}
-
-/** Groups of `count` tensors of random sizes, many of them not multiples of 4. */
-function randomGroups(
-  count: number,
-  maxSize: number,
-  seed: number,
-): ParamGroup[] {
-  const next = random(seed);
-  const groups: ParamGroup[] = [0.1, 0, 0.5, 1e-3].map((weightDecay) => ({
-    weightDecay,
-    params: [],
-    names: [],
-  }));
-  for (let i = 0; i < count; i++) {
-    const group = groups[Math.floor(next() * groups.length)]!;
-    group.params.push(
-      new Parameter(randomData(Math.floor(next() * maxSize), next)),
-    );
-    group.names.push(`t${i}`);
-  }
-  return groups;
 }
 
 gpuTest(
@@ -221,36 +197,14 @@ gpuTest(
 
 gpuTest(
   "GpuDecay.step() writes once, records one pass and one dispatch per shard, allocates nothing",
-  async (device) => {
-    const { device: counted, counts } = instrument(device);
-    const groups = randomGroups(300, 2000, 9);
-    using gpu = GpuDecay.create(counted, groups, { maxShardBytes: 1 << 20 });
-    const shards = gpu.buffers.length;
-    assert.ok(shards >= 2);
-    const before = { ...counts };
-    const steps = 25;
-    for (let i = 0; i < steps; i++) gpu.step(0.01 * (i + 1));
-    const delta = (key: string) => (counts[key] ?? 0) - (before[key] ?? 0);
-    assert.equal(delta("writeBuffer"), steps, "one writeBuffer per step");
-    assert.equal(delta("beginComputePass"), steps, "one compute pass per step");
-    assert.equal(
-      delta("dispatchWorkgroups"),
-      steps * shards,
-      "one dispatch per shard",
-    );
-    assert.equal(delta("submit"), steps);
-    for (
-      const create of [
-        "createBuffer",
-        "createBindGroup",
-        "createComputePipeline",
-        "createShaderModule",
-      ]
-    ) {
-      assert.equal(delta(create), 0, `${create} during steps`);
-    }
-    await device.queue.onSubmittedWorkDone();
-  },
+  (device) =>
+    assertStepCosts(
+      device,
+      (counted) =>
+        GpuDecay.create(counted, randomGroups(300, 2000, 9), {
+          maxShardBytes: 1 << 20,
+        }),
+    ),
 );
 
 gpuTest(

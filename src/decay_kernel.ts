@@ -9,16 +9,19 @@
  *   segment table of a dispatch is made once: segments sorted by group, each with the
  *   number of chunks before it (`first_chunk`, a prefix sum).
  * - Per step the host writes a *run table* into a slot of a ring buffer: one run per
- *   group whose factor is not 1 (groups with weight decay 0 cost nothing), each naming
- *   its segments, the position of its first chunk among this step's chunks, and the
- *   factor `Math.fround(1 - s(lr) * weightDecay)` computed on the host. A kernel with
- *   per-step scalars finds them in the run table's header.
+ *   group with work (for decay, groups whose factor is not 1, so groups with weight
+ *   decay 0 cost nothing; for AdamW, every group), each naming its segments, the
+ *   position of its first chunk among this step's chunks, and the factor
+ *   `Math.fround(1 - s(lr) * weightDecay)` computed on the host. A kernel with
+ *   per-step scalars (AdamW's) finds them in the run table's header.
  * - Workgroup `w` (counted across a 2-D grid, so sizes past 65,535 workgroups work)
  *   finds its run, then its segment, by binary search over those small tables: the
  *   factor is found once per workgroup, and the inner loop is a plain `p[i] = p[i] * f`.
  *
  * `p * f` is one correctly rounded f32 multiply in WGSL, the same as
- * `Math.fround(p * f)` on the host, so results are bit-identical to `CpuDecay`'s.
+ * `Math.fround(p * f)` on the host, so decay results are bit-identical to `CpuDecay`'s.
+ * AdamW's `sqrt` and `/` need not be correctly rounded in WGSL, so its results agree
+ * with `CpuAdamW`'s within a few ULP.
  *
  * @module
  */
@@ -182,3 +185,75 @@ ${
 }
 ${chunkedEntryPoint("decay", " scale(work.binding, i, work.factor); ")}`;
 }
+
+/** Per-step f32 scalars of the AdamW kernel: the fields of its `AdamWScalars` struct. */
+export const ADAMW_SCALARS = 8;
+
+/**
+ * The AdamW math, one function per value it updates, in the op order of PyTorch's fused
+ * CUDA AdamW (`adam_math` in `aten/src/ATen/native/cuda/fused_adam_utils.cuh`):
+ * `m = b1 * m + (1 - b1) * g`, `v = b2 * v + (1 - b2) * g * g`, then
+ * `p -= step_size * m / (sqrt(v) / sqrt(1 - b2^t) + eps)` with
+ * `step_size = lr / (1 - b1^t)`. The decay `p * factor` comes first, with the factor
+ * of `GpuDecay`, as PyTorch's foreach and single-tensor AdamW do with
+ * `param.mul_(1 - lr * weight_decay)` (the fused kernel's `param -= lr * wd * param`
+ * rounds once more). Kept apart from the arena kernel so that benchmark baselines
+ * compute exactly the same thing.
+ */
+export const ADAMW_MATH_WGSL: string = /* wgsl */ `
+// Computed on the host once per step, in f64, each rounded to f32.
+struct AdamWScalars {
+  beta1: f32,
+  one_minus_beta1: f32,
+  beta2: f32,
+  one_minus_beta2: f32,
+  step_size: f32,              // lr / (1 - beta1^t)
+  bias_correction2_sqrt: f32,  // sqrt(1 - beta2^t)
+  eps: f32,
+  _pad: f32,
+}
+
+fn first_moment(s: AdamWScalars, m: vec4<f32>, g: vec4<f32>) -> vec4<f32> {
+  return s.beta1 * m + s.one_minus_beta1 * g;
+}
+
+fn second_moment(s: AdamWScalars, v: vec4<f32>, g: vec4<f32>) -> vec4<f32> {
+  return s.beta2 * v + s.one_minus_beta2 * g * g;
+}
+
+// decayed is p * factor; m and v are the moments of this step.
+fn adam_update(s: AdamWScalars, decayed: vec4<f32>, m: vec4<f32>, v: vec4<f32>) -> vec4<f32> {
+  let denom = sqrt(v) / s.bias_correction2_sqrt + s.eps;
+  return decayed - s.step_size * m / denom;
+}
+`;
+
+/**
+ * The arena AdamW kernel: decoupled decay and the Adam update of every element in one
+ * pass, over four arenas of one layout. Every group has a run each step (weight decay 0
+ * still gets the Adam update); the zero padding between tensors stays zero, since a zero
+ * gradient keeps zero moments and `0 / eps` moves nothing.
+ */
+export const ARENA_ADAMW_WGSL: string = /* wgsl */ `${
+  sharedWgsl(`
+  adam: AdamWScalars,`)
+}${ADAMW_MATH_WGSL}
+// One shard of each arena, all laid out alike: parameters, gradients (written by the
+// caller's backward pass, only read here), first and second moments.
+@group(0) @binding(2) var<storage, read_write> param: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> grad: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> exp_avg: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read_write> exp_avg_sq: array<vec4<f32>>;
+${
+  chunkedEntryPoint(
+    "adamw",
+    `
+      let g = grad[i];
+      let m = first_moment(table.adam, exp_avg[i], g);
+      let v = second_moment(table.adam, exp_avg_sq[i], g);
+      exp_avg[i] = m;
+      exp_avg_sq[i] = v;
+      param[i] = adam_update(table.adam, param[i] * work.factor, m, v);
+    `,
+  )
+}`;

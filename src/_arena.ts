@@ -39,17 +39,22 @@ export class _Arena {
    * Lays out the parameters for `device`.
    *
    * @param maxShardBytes The caller's shard limit, if any.
+   * @param groupAlign The alignment of each group's start in a shard, if larger than a
+   * tensor's.
    * @throws {RangeError} If `maxShardBytes` is below 256 or above the device's limits.
    */
   constructor(
     device: GPUDevice,
     groups: readonly _CheckedGroup<_HostParam>[],
     maxShardBytes: number | undefined,
+    groupAlign = 0,
   ) {
+    const align = Math.max(256, device.limits.minStorageBufferOffsetAlignment);
     const layout = _layoutArena(
       groups.map((g) => g.params.map((p) => p.data.length)),
       _shardLimit(device, maxShardBytes),
-      Math.max(256, device.limits.minStorageBufferOffsetAlignment),
+      align,
+      Math.ceil(Math.max(align, groupAlign) / align) * align,
     );
     const slots = new Map<unknown, _Slot>();
     groups.forEach((group, g) =>

@@ -39,11 +39,14 @@ export interface _ArenaLayout {
  * @param sizes Per group, the element count of each tensor (4 bytes each).
  * @param shardLimit The most bytes in one shard: a multiple of `align`.
  * @param align The alignment of each tensor's start: a multiple of 16.
+ * @param groupAlign The alignment of each group's start in a shard: a multiple of
+ * `align`.
  */
 export function _layoutArena(
   sizes: readonly (readonly number[])[],
   shardLimit: number,
   align: number,
+  groupAlign: number = align,
 ): _ArenaLayout {
   const used: number[] = [];
   const ranges: _GroupRange[][] = [];
@@ -64,8 +67,9 @@ export function _layoutArena(
     } else shardRanges.push({ group, beginByte: begin, endByte: end });
   };
 
-  const pieces = sizes.map((groupSizes, group) =>
-    groupSizes.map((size) => {
+  const pieces = sizes.map((groupSizes, group) => {
+    cursor = Math.min(shardLimit, Math.ceil(cursor / groupAlign) * groupAlign);
+    return groupSizes.map((size) => {
       const bytes = size * 4;
       if (bytes === 0) return [];
       if (
@@ -82,8 +86,8 @@ export function _layoutArena(
       }
       cursor = Math.min(shardLimit, Math.ceil(cursor / align) * align);
       return tensorPieces;
-    })
-  );
+    });
+  });
   return {
     shardBytes: used.map((bytes) => Math.ceil(bytes / 16) * 16),
     pieces,

@@ -1,5 +1,5 @@
 // Copyright 2026 the weight-decay authors. MIT license.
-// The host side of the kernels' contract (see decay_kernel.ts): static segment tables
+// The host side of the kernels' contract (see decay_kernel.ts): static lookup tables
 // made once, and the per-step run table written into memory made once.
 
 import {
@@ -25,10 +25,15 @@ interface _Run {
   readonly chunks: number;
 }
 
-/** One dispatch: its static segment table and the runs a step may activate. */
+/** One dispatch: its static lookup table and the runs a step may activate. */
 export interface _PlannedDispatch {
-  /** The segment table as the kernel reads it (4 u32 per segment). */
-  readonly segmentTable: Uint32Array<ArrayBuffer>;
+  /**
+   * The static table the kernel finds its work in: 4 u32 per segment, or with `direct`
+   * 2 u32 per chunk (its run, and where its values end).
+   */
+  readonly lookupTable: Uint32Array<ArrayBuffer>;
+  /** Chunks of the lookup table with `direct`: the workgroups of every step. */
+  readonly directChunks: number;
   /** Byte offset of this dispatch's run table in a ring slot, a multiple of `slotAlign`. */
   readonly runTableOffset: number;
   /** Bytes of this dispatch's run table binding. */
@@ -52,12 +57,14 @@ export interface _PlanOptions {
    */
   readonly stepScalars?: number;
   /**
-   * Whether groups whose factor is 1 are left out of a step: true for pure decay, false
-   * for kernels that do more than scale.
+   * Whether every group runs every step, for kernels that do more than scale, with one
+   * lookup entry per chunk: chunk `c` covers elements from `c * CHUNK_ELEMENTS`, so every
+   * segment must start at a multiple of `CHUNK_ELEMENTS`. Otherwise groups whose factor
+   * is 1 are left out of a step, and the kernel searches segments.
    *
-   * @default {true}
+   * @default {false}
    */
-  readonly skipUnitFactors?: boolean;
+  readonly direct?: boolean;
 }
 
 /**
@@ -75,7 +82,7 @@ export class _DecayPlan {
   readonly #words: Uint32Array;
   readonly #floats: Float32Array;
   readonly #headerWords: number;
-  readonly #skipUnitFactors: boolean;
+  readonly #direct: boolean;
 
   /**
    * @param dispatchSegments Per dispatch, its segments (empty ones are dropped).
@@ -84,13 +91,13 @@ export class _DecayPlan {
   constructor(
     dispatchSegments: readonly (readonly _SegmentSpec[])[],
     slotAlign: number,
-    { stepScalars = 0, skipUnitFactors = true }: _PlanOptions = {},
+    { stepScalars = 0, direct = false }: _PlanOptions = {},
   ) {
     // Runs start 16-byte aligned, as the kernels' RunTable structs lay them out.
     const headerBytes = RUN_TABLE_HEADER_BYTES +
       Math.ceil(stepScalars / 4) * 16;
     this.#headerWords = headerBytes / 4;
-    this.#skipUnitFactors = skipUnitFactors;
+    this.#direct = direct;
     let offset = 0;
     this.dispatches = dispatchSegments.map((specs) => {
       const segments = _byGroup(specs);
@@ -126,7 +133,16 @@ export class _DecayPlan {
         ENTRY_BYTES * Math.max(1, runs.length);
       const runTableOffset = offset;
       offset += Math.ceil(runTableBytes / slotAlign) * slotAlign;
-      return { segmentTable, runTableOffset, runTableBytes, runs };
+      const { table, chunks } = direct
+        ? _chunkTable(segments, runs)
+        : { table: segmentTable, chunks: 0 };
+      return {
+        lookupTable: table,
+        directChunks: chunks,
+        runTableOffset,
+        runTableBytes,
+        runs,
+      };
     });
     this.slotBytes = Math.max(offset, slotAlign);
     this.slot = new ArrayBuffer(this.slotBytes);
@@ -137,7 +153,7 @@ export class _DecayPlan {
 
   /**
    * Writes the run tables of one step: one run per group, less those whose factor is 1
-   * if the plan skips them.
+   * unless the plan is `direct`.
    *
    * @param factors One f32 factor per group.
    * @param stepScalars The plan's per-step scalars, if it has any.
@@ -149,7 +165,7 @@ export class _DecayPlan {
     const floats = this.#floats;
     const runsAt = this.#headerWords;
     for (let d = 0; d < this.dispatches.length; d++) {
-      const { runs, runTableOffset } = this.dispatches[d]!;
+      const { runs, runTableOffset, directChunks } = this.dispatches[d]!;
       const header = runTableOffset / 4;
       if (stepScalars !== undefined) floats.set(stepScalars, header + 4);
       let count = 0;
@@ -157,7 +173,7 @@ export class _DecayPlan {
       for (let r = 0; r < runs.length; r++) {
         const run = runs[r]!;
         const factor = factors[run.group]!;
-        if (factor === 1 && this.#skipUnitFactors) continue;
+        if (factor === 1 && !this.#direct) continue;
         const at = header + runsAt + count * 4;
         words[at] = run.firstSegment;
         words[at + 1] = run.endSegment;
@@ -166,6 +182,7 @@ export class _DecayPlan {
         chunk += run.chunks;
         count++;
       }
+      if (this.#direct) chunk = directChunks;
       words[header] = count;
       words[header + 1] = chunk;
       this.chunks[d] = chunk;
@@ -173,6 +190,40 @@ export class _DecayPlan {
     }
     return total;
   }
+}
+
+/**
+ * The direct lookup table: for each chunk from element 0 to the last segment's end, the
+ * index of the run whose segment holds it and where that segment ends within it. A chunk
+ * of no segment keeps end 0: no work.
+ */
+function _chunkTable(
+  segments: readonly _SegmentSpec[],
+  runs: readonly _Run[],
+): { table: Uint32Array<ArrayBuffer>; chunks: number } {
+  const chunks = Math.ceil(
+    segments.reduce((last, s) => Math.max(last, s.end), 0) / CHUNK_ELEMENTS,
+  );
+  const table = new Uint32Array(Math.max(1, chunks) * 2);
+  runs.forEach((run, r) => {
+    for (
+      const { begin, end } of segments.slice(run.firstSegment, run.endSegment)
+    ) {
+      if (begin % CHUNK_ELEMENTS !== 0) {
+        throw new Error(
+          `A direct plan needs segments that start at a chunk, not ${begin}`,
+        );
+      }
+      for (
+        let chunk = begin / CHUNK_ELEMENTS;
+        chunk * CHUNK_ELEMENTS < end;
+        chunk++
+      ) {
+        table.set([r, Math.min((chunk + 1) * CHUNK_ELEMENTS, end)], chunk * 2);
+      }
+    }
+  });
+  return { table, chunks };
 }
 
 /**

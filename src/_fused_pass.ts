@@ -56,19 +56,19 @@ export class _FusedPass {
     const plan = new _DecayPlan(spec.segments, align, spec.plan);
     const tableOffsets: number[] = [];
     let tableBytes = 0;
-    for (const { segmentTable } of plan.dispatches) {
+    for (const { lookupTable } of plan.dispatches) {
       tableOffsets.push(tableBytes);
-      tableBytes += Math.ceil(segmentTable.byteLength / align) * align;
+      tableBytes += Math.ceil(lookupTable.byteLength / align) * align;
     }
     const tables = device.createBuffer({
-      label: `${label} segment tables`,
+      label: `${label} lookup tables`,
       size: Math.max(16, tableBytes),
       usage: GPUBufferUsage.STORAGE,
       mappedAtCreation: true,
     });
     const mapped = new Uint32Array(tables.getMappedRange());
-    plan.dispatches.forEach(({ segmentTable }, d) =>
-      mapped.set(segmentTable, tableOffsets[d]! / 4)
+    plan.dispatches.forEach(({ lookupTable }, d) =>
+      mapped.set(lookupTable, tableOffsets[d]! / 4)
     );
     tables.unmap();
     const ring = device.createBuffer({
@@ -77,7 +77,7 @@ export class _FusedPass {
       usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
     });
     this.#bindGroups = plan.dispatches.map((
-      { segmentTable, runTableBytes },
+      { lookupTable, runTableBytes },
       d,
     ) =>
       device.createBindGroup({
@@ -89,7 +89,7 @@ export class _FusedPass {
             resource: {
               buffer: tables,
               offset: tableOffsets[d]!,
-              size: segmentTable.byteLength,
+              size: lookupTable.byteLength,
             },
           },
           {

@@ -9,7 +9,11 @@
 import type { AdamWOptions, AdamWState } from "./adamw.ts";
 import type { ParamGroup } from "./groups.ts";
 import type { Parameter } from "./parameter.ts";
-import { ADAMW_SCALARS, ARENA_ADAMW_WGSL } from "./decay_kernel.ts";
+import {
+  ADAMW_SCALARS,
+  ARENA_ADAMW_WGSL,
+  CHUNK_ELEMENTS,
+} from "./decay_kernel.ts";
 import { _checkScaling, _DecayFactors } from "./_factors.ts";
 import { _checkHostGroups, _foreignParam } from "./_check_groups.ts";
 import {
@@ -174,7 +178,13 @@ export class GpuAdamW {
     const scaling = _checkScaling(options);
     const hyper = _checkAdamWOptions(options);
     const checked = _checkHostGroups(groups);
-    const arena = new _Arena(device, checked, options?.maxShardBytes);
+    // Groups start at chunk boundaries (vec4 chunks), for the kernel's direct lookup.
+    const arena = new _Arena(
+      device,
+      checked,
+      options?.maxShardBytes,
+      CHUNK_ELEMENTS * 16,
+    );
     const params = arena.createShards(device, `${LABEL} parameters`, "values");
     const zeros = (name: string) =>
       arena.createShards(device, `${LABEL} ${name}`, "zeros");
@@ -203,7 +213,7 @@ export class GpuAdamW {
           buffer,
         ) => ({ buffer }))
       ),
-      plan: { stepScalars: ADAMW_SCALARS, skipUnitFactors: false },
+      plan: { stepScalars: ADAMW_SCALARS, direct: true },
     });
     return new GpuAdamW({
       device,

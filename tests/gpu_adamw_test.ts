@@ -358,6 +358,23 @@ gpuTest(
 );
 
 gpuTest(
+  "GpuAdamW spreads work over a 2-D grid when one dimension is too small",
+  async (device) => {
+    // At 7 workgroups a dimension, 100,000-value tensors need grids of 7 x n whose
+    // surplus workgroups must return.
+    const { device: small } = instrument(device, {
+      maxComputeWorkgroupsPerDimension: 7,
+    });
+    const engines = pair(small, randomGroups(3, 100_000, 2));
+    using _ = engines.gpu;
+    for (const seed of [1, 2]) {
+      stepBoth(engines, outwardGradients(engines.gpuParams, seed), 0.01);
+    }
+    assertWithin(await distances(engines), 2, "2-D grid");
+  },
+);
+
+gpuTest(
   "GpuAdamW reads gradients written through gradBinding() at 256-byte aligned ranges",
   async (device) => {
     const weight = new Parameter([1, 2, 3, 4, 5]);

@@ -1,5 +1,5 @@
 // Copyright 2026 the weight-decay authors. MIT license.
-// One fused compute pass per step, shared by the GPU engines: segment tables, a ring of
+// One fused compute pass per step, shared by the GPU engines: lookup tables, a ring of
 // run tables and bind groups made once, and the recording of a step into the caller's
 // encoder or a submit of its own, allocating nothing but that submit's encoder.
 

@@ -29,7 +29,7 @@ export function _cachedKernel(
 }
 
 /**
- * Builds a compute kernel from WGSL whose bind group holds, in order: the segment table
+ * Builds a compute kernel from WGSL whose bind group holds, in order: the lookup table
  * (read-only storage), the run table (read-only storage, dynamic offset), then one
  * storage buffer per entry of `values`, of that type.
  *

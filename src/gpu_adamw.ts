@@ -33,7 +33,19 @@ import {
 } from "./_adamw.ts";
 import { _describe } from "./_describe.ts";
 
-/** Options of {@linkcode GpuAdamW.create}. */
+/**
+ * Options of {@linkcode GpuAdamW.create}: those of {@linkcode AdamWOptions}, and the
+ * shard size of the arenas.
+ *
+ * @example Small shards, to see a model split across several buffers
+ * ```ts ignore
+ * import { GpuAdamW, type GpuAdamWOptions } from "@decoupled/weight-decay";
+ *
+ * const options: GpuAdamWOptions = { betas: [0.9, 0.95], eps: 1e-8, maxShardBytes: 1 << 20 };
+ * using adamw = GpuAdamW.create(device, groups, options);
+ * console.log(adamw.buffers.length); // one per MiB of parameters
+ * ```
+ */
 export interface GpuAdamWOptions extends AdamWOptions {
   /**
    * The most bytes in one shard of each arena; rounded down to a multiple of 256. Lower

@@ -5,6 +5,7 @@ import {
   CpuAdamW,
   getParamGroups,
   GpuAdamW,
+  type GpuAdamWOptions,
   namedParameters,
   NORM_TYPES,
   Parameter,
@@ -53,7 +54,7 @@ function outwardGradients(
 function pair(
   device: GPUDevice,
   groups: ParamGroup[],
-  options?: Parameters<typeof GpuAdamW.create>[2],
+  options?: GpuAdamWOptions,
 ) {
   const cpuGroups = twin(groups);
   return {

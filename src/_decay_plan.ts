@@ -1,12 +1,8 @@
 // Copyright 2026 the weight-decay authors. MIT license.
-// The host side of the kernels' contract (see decay_kernel.ts): static segment tables
-// made once, and the per-step run table written into memory made once.
+// The host side of the kernels' contract (see decay_kernel.ts): chunk tables and grids
+// made once, and the per-step recording, which allocates nothing.
 
-import {
-  CHUNK_ELEMENTS,
-  ENTRY_BYTES,
-  RUN_TABLE_HEADER_BYTES,
-} from "./decay_kernel.ts";
+import { CHUNK_BYTES, CHUNK_ELEMENTS } from "./decay_kernel.ts";
 
 /** A range of one group's elements in one value binding of a dispatch. */
 export interface _SegmentSpec {
@@ -18,139 +14,90 @@ export interface _SegmentSpec {
   readonly end: number;
 }
 
-interface _Run {
-  readonly group: number;
-  readonly firstSegment: number;
-  readonly endSegment: number;
-  readonly chunks: number;
-}
-
-/** One dispatch: its static segment table and the runs a step may activate. */
+/** One dispatch: its chunk table and the grid that covers it. */
 export interface _PlannedDispatch {
-  /** The segment table as the kernel reads it (4 u32 per segment). */
-  readonly segmentTable: Uint32Array<ArrayBuffer>;
-  /** Byte offset of this dispatch's run table in a ring slot, a multiple of `slotAlign`. */
-  readonly runTableOffset: number;
-  /** Bytes of this dispatch's run table binding. */
-  readonly runTableBytes: number;
-  readonly runs: readonly _Run[];
-}
-
-/** Stable sort of segments by group, so each group's segments are consecutive. */
-function _byGroup(segments: readonly _SegmentSpec[]): _SegmentSpec[] {
-  return segments.filter((s) => s.end > s.begin).map((s, i) => ({ s, i }))
-    .sort((a, b) => a.s.group - b.s.group || a.i - b.i).map(({ s }) => s);
+  /** The chunk table as the kernel reads it (4 u32 per chunk; one unused entry if empty). */
+  readonly chunkTable: Uint32Array<ArrayBuffer>;
+  /** Workgroups with work; 0 means the dispatch is never recorded. */
+  readonly chunkCount: number;
+  readonly gridX: number;
+  readonly gridY: number;
 }
 
 /**
- * The tables of a fused decay pass, and the memory its per-step run tables are written
- * into. `write` allocates nothing.
+ * Cuts each dispatch's segments into chunks of at most `CHUNK_ELEMENTS`, leaving out
+ * groups that never decay (weight decay 0), and finds each dispatch's grid.
  */
 export class _DecayPlan {
   readonly dispatches: readonly _PlannedDispatch[];
-  /** Bytes of one ring slot: every dispatch's run table. */
+  /** Bytes of one ring slot: the per-group factors, rounded up to the offset alignment. */
   readonly slotBytes: number;
-  /** The run tables of the last `write`, as bytes ready for `writeBuffer`. */
-  readonly slot: ArrayBuffer;
-  /** Workgroups with work per dispatch after the last `write`. */
-  readonly chunks: Uint32Array;
-  readonly #words: Uint32Array;
-  readonly #floats: Float32Array;
+  /** Bytes of the factors binding: 4 per group. */
+  readonly factorBytes: number;
+  readonly #decaying: Uint32Array;
 
   /**
-   * @param dispatchSegments Per dispatch, its segments (empty ones are dropped).
+   * @param dispatchSegments Per dispatch, its segments.
+   * @param weightDecays Each group's weight decay.
    * @param slotAlign The alignment of dynamic storage offsets (`minStorageBufferOffsetAlignment`).
+   * @param maxPerDimension The most workgroups in one grid dimension.
    */
   constructor(
     dispatchSegments: readonly (readonly _SegmentSpec[])[],
+    weightDecays: readonly number[],
     slotAlign: number,
+    maxPerDimension: number,
   ) {
-    let offset = 0;
-    this.dispatches = dispatchSegments.map((specs) => {
-      const segments = _byGroup(specs);
-      const segmentTable = new Uint32Array(Math.max(1, segments.length) * 4);
-      const runs: _Run[] = [];
-      let chunk = 0;
-      segments.forEach((segment, i) => {
-        const chunks = Math.ceil(
-          (segment.end - segment.begin) / CHUNK_ELEMENTS,
-        );
-        segmentTable.set(
-          [segment.begin, segment.end, chunk, segment.binding],
-          i * 4,
-        );
-        const last = runs[runs.length - 1];
-        if (last?.group === segment.group) {
-          runs[runs.length - 1] = {
-            ...last,
-            endSegment: i + 1,
-            chunks: last.chunks + chunks,
-          };
-        } else {
-          runs.push({
-            group: segment.group,
-            firstSegment: i,
-            endSegment: i + 1,
-            chunks,
-          });
+    this.#decaying = Uint32Array.from(
+      weightDecays.flatMap((weightDecay, group) =>
+        weightDecay > 0 ? [group] : []
+      ),
+    );
+    this.dispatches = dispatchSegments.map((segments) => {
+      const entries: number[] = [];
+      for (const { group, binding, begin, end } of segments) {
+        if (weightDecays[group] === 0) continue;
+        for (let start = begin; start < end; start += CHUNK_ELEMENTS) {
+          entries.push(
+            start,
+            Math.min(end, start + CHUNK_ELEMENTS),
+            group,
+            binding,
+          );
         }
-        chunk += chunks;
-      });
-      const runTableBytes = RUN_TABLE_HEADER_BYTES +
-        ENTRY_BYTES * Math.max(1, runs.length);
-      const runTableOffset = offset;
-      offset += Math.ceil(runTableBytes / slotAlign) * slotAlign;
-      return { segmentTable, runTableOffset, runTableBytes, runs };
+      }
+      const chunkCount = entries.length / 4;
+      // One grid dimension holds at most maxPerDimension workgroups; surplus ones return.
+      const gridY = Math.max(1, Math.ceil(chunkCount / maxPerDimension));
+      return {
+        chunkTable: entries.length === 0
+          ? new Uint32Array(CHUNK_BYTES / 4)
+          : Uint32Array.from(entries),
+        chunkCount,
+        gridX: Math.ceil(chunkCount / gridY),
+        gridY,
+      };
     });
-    this.slotBytes = Math.max(offset, slotAlign);
-    this.slot = new ArrayBuffer(this.slotBytes);
-    this.#words = new Uint32Array(this.slot);
-    this.#floats = new Float32Array(this.slot);
-    this.chunks = new Uint32Array(this.dispatches.length);
+    this.factorBytes = Math.max(4, weightDecays.length * 4);
+    this.slotBytes = Math.ceil(this.factorBytes / slotAlign) * slotAlign;
   }
 
-  /**
-   * Writes the run tables of one step: one run per group whose factor is not 1.
-   *
-   * @param factors One f32 factor per group.
-   * @returns The workgroups with work, over all dispatches.
-   */
-  write(factors: Float32Array): number {
-    let total = 0;
-    const words = this.#words;
-    const floats = this.#floats;
-    for (let d = 0; d < this.dispatches.length; d++) {
-      const { runs, runTableOffset } = this.dispatches[d]!;
-      const header = runTableOffset / 4;
-      let count = 0;
-      let chunk = 0;
-      for (let r = 0; r < runs.length; r++) {
-        const run = runs[r]!;
-        const factor = factors[run.group]!;
-        if (factor === 1) continue;
-        const at = header + RUN_TABLE_HEADER_BYTES / 4 + count * 4;
-        words[at] = run.firstSegment;
-        words[at + 1] = run.endSegment;
-        words[at + 2] = chunk;
-        floats[at + 3] = factor;
-        chunk += run.chunks;
-        count++;
-      }
-      words[header] = count;
-      words[header + 1] = chunk;
-      this.chunks[d] = chunk;
-      total += chunk;
+  /** True if some group that has chunks changes at these factors (its factor is not 1). */
+  hasWork(factors: Float32Array): boolean {
+    const decaying = this.#decaying;
+    for (let i = 0; i < decaying.length; i++) {
+      if (factors[decaying[i]!] !== 1) return true;
     }
-    return total;
+    return false;
   }
 }
 
 /**
- * Records one dispatch per planned dispatch with work, into an open compute pass.
+ * Records one dispatch per planned dispatch with chunks, into an open compute pass.
  * Allocates nothing: dynamic offsets go through `offsets`, an array made once.
  *
- * @param slotOffset The byte offset of this step's slot in the ring.
- * @param offsets Scratch for dynamic offsets, one entry per dispatch.
+ * @param slotOffset The byte offset of this step's factors in the ring.
+ * @param offsets Scratch for dynamic offsets, at least one entry.
  */
 export function _recordDispatches(
   pass: GPUComputePassEncoder,
@@ -159,16 +106,13 @@ export function _recordDispatches(
   plan: _DecayPlan,
   slotOffset: number,
   offsets: Uint32Array,
-  maxPerDimension: number,
 ): void {
   pass.setPipeline(pipeline);
+  offsets[0] = slotOffset;
   for (let d = 0; d < bindGroups.length; d++) {
-    const chunks = plan.chunks[d]!;
-    if (chunks === 0) continue;
-    offsets[d] = slotOffset + plan.dispatches[d]!.runTableOffset;
-    pass.setBindGroup(0, bindGroups[d]!, offsets, d, 1);
-    // One grid dimension holds at most maxPerDimension workgroups; surplus ones return.
-    const y = Math.ceil(chunks / maxPerDimension);
-    pass.dispatchWorkgroups(Math.ceil(chunks / y), y);
+    const dispatch = plan.dispatches[d]!;
+    if (dispatch.chunkCount === 0) continue;
+    pass.setBindGroup(0, bindGroups[d]!, offsets, 0, 1);
+    pass.dispatchWorkgroups(dispatch.gridX, dispatch.gridY);
   }
 }

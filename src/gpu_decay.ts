@@ -74,7 +74,7 @@ interface _Parts {
 
 const NAME = "GpuDecay";
 const LABEL = "weight-decay";
-/** Ring slots of run tables: how many `encode` calls may wait for one submit. */
+/** Ring slots of per-step factors: how many `encode` calls may wait for one submit. */
 const RING_SLOTS = 64;
 
 /**
@@ -119,8 +119,8 @@ const RING_SLOTS = 64;
 export class GpuDecay implements DecayStep {
   /**
    * How many {@linkcode GpuDecay.encode} calls may be recorded before their command
-   * buffers are submitted: each takes one slot of a ring of per-step factor tables, and
-   * a slot is reused after this many. Encoding more into one encoder throws.
+   * buffers are submitted: each takes one slot of a ring of per-step factors, and a
+   * slot is reused after this many. Encoding more into one encoder throws.
    */
   static readonly maxEncodesPerSubmit: number = RING_SLOTS;
 
@@ -148,7 +148,7 @@ export class GpuDecay implements DecayStep {
     this.#parts = parts;
     this.buffers = Object.freeze([...parts.buffers]);
     this.#lifecycle = new _Lifecycle(parts.device, NAME);
-    this.#offsets = new Uint32Array(parts.bindGroups.length);
+    this.#offsets = new Uint32Array(1);
   }
 
   /**
@@ -383,7 +383,7 @@ export class GpuDecay implements DecayStep {
    */
   step(lr: number): void {
     this.#lifecycle.check();
-    if (this.#prepare(lr) === 0) return;
+    if (!this.#prepare(lr)) return;
     const { device } = this.#parts;
     const encoder = device.createCommandEncoder(this.#encoderDescriptor);
     this.#record(encoder);
@@ -419,7 +419,7 @@ export class GpuDecay implements DecayStep {
         `Expected at most ${RING_SLOTS} decay steps in one command encoder (GpuDecay.maxEncodesPerSubmit) but this is step ${count}; submit and start a new encoder`,
       );
     }
-    if (this.#prepare(lr) === 0) return;
+    if (!this.#prepare(lr)) return;
     this.#lastEncoder = encoder;
     this.#encodesIntoLast = count;
     this.#record(encoder);
@@ -566,17 +566,18 @@ export class GpuDecay implements DecayStep {
     this.destroy();
   }
 
-  /** Computes factors and run tables; returns the workgroups with work (0: record nothing). */
-  #prepare(lr: number): number {
-    return this.#parts.plan.write(this.#parts.factors.compute(lr));
+  /** Computes this step's factors; false if none changes anything, so nothing is recorded. */
+  #prepare(lr: number): boolean {
+    const { factors, plan } = this.#parts;
+    return plan.hasWork(factors.compute(lr));
   }
 
-  /** Writes this step's run tables into the next ring slot and records the pass. */
+  /** Writes this step's factors into the next ring slot and records the pass. */
   #record(encoder: GPUCommandEncoder): void {
-    const { device, plan, ring, kernel, bindGroups } = this.#parts;
+    const { device, plan, ring, kernel, bindGroups, factors } = this.#parts;
     const slotOffset = this.#nextSlot * plan.slotBytes;
     this.#nextSlot = (this.#nextSlot + 1) % RING_SLOTS;
-    device.queue.writeBuffer(ring, slotOffset, plan.slot, 0, plan.slotBytes);
+    device.queue.writeBuffer(ring, slotOffset, factors.values);
     const pass = encoder.beginComputePass(this.#passDescriptor);
     _recordDispatches(
       pass,
@@ -585,7 +586,6 @@ export class GpuDecay implements DecayStep {
       plan,
       slotOffset,
       this.#offsets,
-      device.limits.maxComputeWorkgroupsPerDimension,
     );
     pass.end();
   }
@@ -627,30 +627,36 @@ function _assemble(
   rest: Pick<_Parts, "owned" | "buffers" | "locations" | "arena">,
 ): _Parts {
   const align = device.limits.minStorageBufferOffsetAlignment;
-  const plan = new _DecayPlan(segments, align);
+  const weightDecays = groups.map((g) => g.weightDecay);
+  const plan = new _DecayPlan(
+    segments,
+    weightDecays,
+    align,
+    device.limits.maxComputeWorkgroupsPerDimension,
+  );
   const tableOffsets: number[] = [];
   let tableBytes = 0;
-  for (const { segmentTable } of plan.dispatches) {
+  for (const { chunkTable } of plan.dispatches) {
     tableOffsets.push(tableBytes);
-    tableBytes += Math.ceil(segmentTable.byteLength / align) * align;
+    tableBytes += Math.ceil(chunkTable.byteLength / align) * align;
   }
   const tables = device.createBuffer({
-    label: `${LABEL} segment tables`,
+    label: `${LABEL} chunk tables`,
     size: Math.max(16, tableBytes),
     usage: GPUBufferUsage.STORAGE,
     mappedAtCreation: true,
   });
   const mapped = new Uint32Array(tables.getMappedRange());
-  plan.dispatches.forEach(({ segmentTable }, d) =>
-    mapped.set(segmentTable, tableOffsets[d]! / 4)
+  plan.dispatches.forEach(({ chunkTable }, d) =>
+    mapped.set(chunkTable, tableOffsets[d]! / 4)
   );
   tables.unmap();
   const ring = device.createBuffer({
-    label: `${LABEL} run table ring`,
+    label: `${LABEL} factor ring`,
     size: plan.slotBytes * RING_SLOTS,
     usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
   });
-  const bindGroups = plan.dispatches.map(({ segmentTable, runTableBytes }, d) =>
+  const bindGroups = plan.dispatches.map(({ chunkTable }, d) =>
     device.createBindGroup({
       label: `${LABEL} bind group ${d}`,
       layout: kernel.layout,
@@ -660,12 +666,12 @@ function _assemble(
           resource: {
             buffer: tables,
             offset: tableOffsets[d]!,
-            size: segmentTable.byteLength,
+            size: chunkTable.byteLength,
           },
         },
         {
           binding: 1,
-          resource: { buffer: ring, offset: 0, size: runTableBytes },
+          resource: { buffer: ring, offset: 0, size: plan.factorBytes },
         },
         ...valueBindings[d]!.map((resource, b) => ({
           binding: b + 2,
@@ -677,7 +683,7 @@ function _assemble(
   return {
     ...rest,
     device,
-    factors: new _DecayFactors(groups.map((g) => g.weightDecay), scaling),
+    factors: new _DecayFactors(weightDecays, scaling),
     plan,
     kernel,
     bindGroups,

@@ -10,6 +10,7 @@ import {
   type ParamGroup,
 } from "../mod.ts";
 import { random, randomData, ResNet50 } from "./_models.ts";
+import { CHUNK_ELEMENTS } from "../src/decay_kernel.ts";
 import { assertSameF32, bits, gpuTest, instrument } from "./_gpu.ts";
 
 const POLICY = [[1e-2, "bias"], [0, NORM_TYPES], 0.1] as const;
@@ -289,12 +290,17 @@ gpuTest("GpuDecay shares one pipeline per device between engines", (device) => {
 gpuTest(
   "GpuDecay spreads work over a 2-D grid when one dimension is too small",
   async (device) => {
-    // The engine reads maxComputeWorkgroupsPerDimension; at 7, a 100,000-value tensor
-    // (25 workgroups of 4,096 values) needs a 7 x 4 grid whose 3 surplus workgroups return.
+    // The engine reads maxComputeWorkgroupsPerDimension; at 7, a tensor of 10.5 chunks
+    // needs a 7 x 2 grid, whose 3 surplus workgroups must return without touching anything.
     const { device: small } = instrument(device, {
       maxComputeWorkgroupsPerDimension: 7,
     });
-    const groups = randomGroups(3, 100_000, 2);
+    const floatsPerChunk = CHUNK_ELEMENTS * 4; // the arena kernel works in vec4s
+    const groups: ParamGroup[] = [{
+      weightDecay: 0.1,
+      params: [new Parameter(randomData(floatsPerChunk * 10.5 + 3, random(2)))],
+      names: ["big"],
+    }];
     const cpuGroups = twin(groups);
     using gpu = GpuDecay.create(small, groups);
     const cpu = new CpuDecay(cpuGroups);

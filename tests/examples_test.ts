@@ -1,0 +1,58 @@
+// Copyright 2026 the weight-decay authors. MIT license.
+// Runs each example as its users would, in a subprocess from the repository root, and
+// checks what it prints. GPU examples are ignored (visibly) without a WebGPU adapter.
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { ignoreGpu } from "./_gpu.ts";
+
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
+
+/** Runs `deno run ...args` from the repository root; returns its exit code and output. */
+async function runDeno(
+  args: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", ...args],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code,
+    stdout: decoder.decode(stdout),
+    stderr: decoder.decode(stderr),
+  };
+}
+
+/** The losses of `step N  lr X  loss Y` lines, in order. */
+function losses(stdout: string): number[] {
+  return [...stdout.matchAll(/^step +\d+ +lr +\S+ +loss +(\S+)$/gm)].map((m) =>
+    Number(m[1])
+  );
+}
+
+Deno.test({
+  name:
+    "examples/train_webgpu.ts trains an MLP in a GpuDecay arena and its loss falls",
+  ignore: ignoreGpu,
+  async fn() {
+    // WebGPU needs no permission flag, so the example runs with none.
+    const { code, stdout, stderr } = await runDeno([
+      "examples/train_webgpu.ts",
+    ]);
+    assert.equal(code, 0, `exit code ${code}\n${stdout}\n${stderr}`);
+    const trace = losses(stdout);
+    assert.ok(trace.length >= 2, `no loss lines in:\n${stdout}`);
+    assert.ok(
+      trace.every(Number.isFinite),
+      `a loss is not finite: ${trace}`,
+    );
+    assert.ok(
+      trace.at(-1)! < 0.1 * trace[0]!,
+      `loss did not fall tenfold: ${trace}`,
+    );
+    assert.match(stdout, /^hidden\.bias: .*not decayed \(weight decay 0\)$/m);
+    assert.match(stdout, /^hidden\.weight: .*decay alone scaled it by 0\.\d+/m);
+  },
+});

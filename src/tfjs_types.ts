@@ -51,6 +51,52 @@ export interface VariableLike extends TensorHandle {
 }
 
 /**
+ * The functions of the `tf` namespace the adapter calls: pass
+ * `import * as tf from "@tensorflow/tfjs"` (or `tfjs-core`) as is.
+ *
+ * @example The tf namespace is a TfNamespace
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import type { TfNamespace } from "@decoupled/weight-decay/tfjs";
+ * import assert from "node:assert/strict";
+ *
+ * const namespace: TfNamespace = tf;
+ * assert.equal(typeof namespace.tidy, "function");
+ * ```
+ */
+export interface TfNamespace {
+  /**
+   * Runs `fn` and frees every tensor it made and did not return.
+   *
+   * @param fn The work.
+   * @returns What `fn` returns.
+   */
+  tidy(fn: () => void): unknown;
+  /**
+   * Multiplies two tensors element-wise, broadcasting a scalar.
+   *
+   * @param a A tensor or variable.
+   * @param b A tensor or variable.
+   * @returns A new tensor.
+   */
+  mul(a: unknown, b: unknown): TensorHandle;
+  /**
+   * Makes a scalar tensor.
+   *
+   * @param value The value.
+   * @param dtype The element type.
+   * @returns A new tensor.
+   */
+  scalar(value: number, dtype: "float32"): TensorHandle;
+  /**
+   * The backend now in use (`tf.getBackend()` names it).
+   *
+   * @returns The backend object.
+   */
+  backend(): object;
+}
+
+/**
  * A weight of a layer (`LayerVariable` in TensorFlow.js layers).
  *
  * @example A LayerVariable is a LayerVariableLike

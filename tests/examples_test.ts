@@ -56,3 +56,51 @@ Deno.test({
     assert.match(stdout, /^hidden\.weight: .*decay alone scaled it by 0\.\d+/m);
   },
 });
+
+/** The losses of `epoch N  loss Y` lines, in order. */
+function epochLosses(stdout: string): number[] {
+  return [...stdout.matchAll(/^epoch +\d+ +loss +(\S+)$/gm)].map((m) =>
+    Number(m[1])
+  );
+}
+
+for (const backend of ["cpu", "webgpu"] as const) {
+  Deno.test({
+    name:
+      `examples/train_tfjs.ts trains with AdamW on tfjs's ${backend} backend, leaving biases and norm weights undecayed`,
+    ignore: backend === "webgpu" && ignoreGpu,
+    async fn() {
+      // TensorFlow.js needs no permission flag here either.
+      const { code, stdout, stderr } = await runDeno([
+        "examples/train_tfjs.ts",
+        ...(backend === "webgpu" ? ["--webgpu"] : []),
+      ]);
+      assert.equal(code, 0, `exit code ${code}\n${stdout}\n${stderr}`);
+      assert.match(stdout, new RegExp(`^backend: ${backend}$`, "m"));
+      const trace = epochLosses(stdout);
+      assert.ok(trace.length >= 2, `no loss lines in:\n${stdout}`);
+      assert.ok(
+        trace.at(-1)! < 0.5 * trace[0]!,
+        `loss did not halve: ${trace}`,
+      );
+      for (const name of ["hidden1.bias", "bn.gamma", "bn.beta", "ln.gamma"]) {
+        assert.match(
+          stdout,
+          new RegExp(`^${name}: .*not decayed \\(weight decay 0\\)$`, "m"),
+        );
+      }
+      assert.match(
+        stdout,
+        /^hidden1\.kernel: .*decay alone scaled it by 0\.99/m,
+      );
+      assert.doesNotMatch(stdout, /moving_mean|moving_variance/);
+      assert.match(
+        stdout,
+        new RegExp(
+          `decay path: ${backend === "webgpu" ? "fused" : "per-variable"}$`,
+          "m",
+        ),
+      );
+    },
+  });
+}

@@ -21,6 +21,7 @@ import {
   type _CheckedGroup,
   _checkGroups,
   _checkHostParam,
+  _checkNoOverlap,
   _checkNoSharedMemory,
 } from "./_check_groups.ts";
 import {
@@ -321,7 +322,15 @@ export class GpuDecay implements DecayStep {
         name: group.names[i]!,
       }))
     );
-    _checkNoOverlap(targets);
+    _checkNoOverlap(
+      targets.map(({ range, group, name }) => ({
+        memory: range.buffer,
+        begin: range.offset,
+        end: range.offset + range.size,
+        where: `group ${group} parameter ${_describe(name)}`,
+      })),
+      "one buffer",
+    );
     const windows = _bindingWindows(device, targets);
     const perDispatch = Math.max(
       1,
@@ -792,35 +801,6 @@ interface _Target {
   readonly group: number;
   readonly range: _Range;
   readonly name: string;
-}
-
-function _checkNoOverlap(targets: readonly _Target[]): void {
-  const sorted = targets.filter((t) => t.range.size > 0).toSorted((a, b) =>
-    a.range.offset - b.range.offset
-  );
-  const lastEnd = new Map<GPUBuffer, _Target>();
-  for (const target of sorted) {
-    const last = lastEnd.get(target.range.buffer);
-    if (
-      last !== undefined &&
-      last.range.offset + last.range.size > target.range.offset
-    ) {
-      throw new TypeError(
-        `Expected parameters to hold separate memory but group ${last.group} parameter ${
-          _describe(last.name)
-        } and group ${target.group} parameter ${
-          _describe(target.name)
-        } overlap in one buffer; each would be decayed twice`,
-      );
-    }
-    if (
-      last === undefined ||
-      target.range.offset + target.range.size >
-        last.range.offset + last.range.size
-    ) {
-      lastEnd.set(target.range.buffer, target);
-    }
-  }
 }
 
 /**

@@ -398,7 +398,7 @@ export const BAD_INPUTS: readonly BadInput[] = [
     },
     error: TypeError,
     message:
-      'Expected parameters to hold separate memory but group 0 parameter "fc.weight" and group 2 parameter "view" share bytes; each would be decayed twice',
+      'Expected parameters to hold separate memory but group 0 parameter "fc.weight" and group 2 parameter "view" overlap in one ArrayBuffer; each would be decayed twice',
   },
   {
     what: "Parameter-like object without Float32Array data",

@@ -114,6 +114,42 @@ export function _checkHostParam(param: unknown, where: string): void {
   }
 }
 
+/** A byte range of some memory (an `ArrayBuffer`, a `GPUBuffer`) that one parameter holds. */
+export interface _Extent {
+  readonly memory: object;
+  readonly begin: number;
+  readonly end: number;
+  /** The parameter, for messages: `group 0 parameter "fc.weight"`. */
+  readonly where: string;
+}
+
+/**
+ * Checks that no two extents share bytes: a parameter held twice would be decayed twice.
+ *
+ * @param memoryKind How the message names the memory, e.g. "one buffer".
+ * @throws {TypeError} Naming the two parameters that overlap.
+ */
+export function _checkNoOverlap(
+  extents: readonly _Extent[],
+  memoryKind: string,
+): void {
+  const sorted = extents.filter((e) => e.end > e.begin).toSorted((a, b) =>
+    a.begin - b.begin
+  );
+  const furthest = new Map<object, _Extent>();
+  for (const extent of sorted) {
+    const last = furthest.get(extent.memory);
+    if (last !== undefined && last.end > extent.begin) {
+      throw new TypeError(
+        `Expected parameters to hold separate memory but ${last.where} and ${extent.where} overlap in ${memoryKind}; each would be decayed twice`,
+      );
+    }
+    if (last === undefined || extent.end > last.end) {
+      furthest.set(extent.memory, extent);
+    }
+  }
+}
+
 /**
  * Checks that no two host parameters share memory: each would be decayed twice.
  *
@@ -122,32 +158,17 @@ export function _checkHostParam(param: unknown, where: string): void {
 export function _checkNoSharedMemory(
   groups: readonly _CheckedGroup<_HostParam>[],
 ): void {
-  const views = groups.flatMap((group, g) =>
-    group.params.map((param, i) => ({
-      data: param.data,
-      where: `group ${g} parameter ${_describe(group.names[i])}`,
-    }))
-  ).filter(({ data }) => data.length > 0);
-  views.sort((a, b) => a.data.byteOffset - b.data.byteOffset);
-  const lastByBuffer = new Map<ArrayBufferLike, (typeof views)[number]>();
-  for (const view of views) {
-    const last = lastByBuffer.get(view.data.buffer);
-    if (
-      last !== undefined &&
-      last.data.byteOffset + last.data.byteLength > view.data.byteOffset
-    ) {
-      throw new TypeError(
-        `Expected parameters to hold separate memory but ${last.where} and ${view.where} share bytes; each would be decayed twice`,
-      );
-    }
-    if (
-      last === undefined ||
-      view.data.byteOffset + view.data.byteLength >
-        last.data.byteOffset + last.data.byteLength
-    ) {
-      lastByBuffer.set(view.data.buffer, view);
-    }
-  }
+  _checkNoOverlap(
+    groups.flatMap((group, g) =>
+      group.params.map(({ data }, i) => ({
+        memory: data.buffer,
+        begin: data.byteOffset,
+        end: data.byteOffset + data.byteLength,
+        where: `group ${g} parameter ${_describe(group.names[i])}`,
+      }))
+    ),
+    "one ArrayBuffer",
+  );
 }
 
 /**

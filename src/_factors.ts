@@ -84,7 +84,7 @@ export function _scaledLr({ scaling, maxLr }: _Scaling, lr: number): number {
  */
 export class _DecayFactors {
   /** The factors of the last `compute`, one per group, each an f32 value. */
-  readonly values: Float32Array;
+  readonly values: Float32Array<ArrayBuffer>;
   readonly #weightDecays: Float64Array;
   readonly #scaling: _Scaling;
 
@@ -104,7 +104,7 @@ export class _DecayFactors {
    * @throws {RangeError} If `lr` is not finite and >= 0, or a factor would be below 0;
    * `values` is unchanged then.
    */
-  compute(lr: number): Float32Array {
+  compute(lr: number): Float32Array<ArrayBuffer> {
     _checkLr(lr);
     const scaled = _scaledLr(this.#scaling, lr);
     const weightDecays = this.#weightDecays;

@@ -1,7 +1,7 @@
 // Copyright 2026 the weight-decay authors. MIT license.
-// One fused compute pass per step, shared by the GPU engines: lookup tables, a ring of
-// run tables and bind groups made once, and the recording of a step into the caller's
-// encoder or a submit of its own, allocating nothing but that submit's encoder.
+// One fused compute pass per step, shared by the GPU engines: chunk tables, a ring of
+// per-step values and bind groups made once, and the recording of a step into the
+// caller's encoder or a submit of its own, allocating nothing but that submit's encoder.
 
 import {
   _DecayPlan,
@@ -12,7 +12,7 @@ import {
 import type { _Kernel } from "./_gpu.ts";
 import { _describe } from "./_describe.ts";
 
-/** Ring slots of run tables: how many `encode` calls may wait for one submit. */
+/** Ring slots of per-step values: how many `encode` calls may wait for one submit. */
 export const RING_SLOTS = 64;
 
 /** What a fused pass is made of. */
@@ -28,7 +28,9 @@ export interface _FusedPassSpec {
   readonly segments: readonly (readonly _SegmentSpec[])[];
   /** Per dispatch, the value buffers its bind group holds after the two tables. */
   readonly values: readonly (readonly GPUBufferBinding[])[];
-  readonly plan?: _PlanOptions;
+  /** Each group's weight decay. */
+  readonly weightDecays: readonly number[];
+  readonly plan: _PlanOptions;
 }
 
 /**
@@ -53,33 +55,36 @@ export class _FusedPass {
   constructor(device: GPUDevice, spec: _FusedPassSpec) {
     const { label, kernel } = spec;
     const align = device.limits.minStorageBufferOffsetAlignment;
-    const plan = new _DecayPlan(spec.segments, align, spec.plan);
+    const plan = new _DecayPlan(
+      spec.segments,
+      spec.weightDecays,
+      align,
+      device.limits.maxComputeWorkgroupsPerDimension,
+      spec.plan,
+    );
     const tableOffsets: number[] = [];
     let tableBytes = 0;
-    for (const { lookupTable } of plan.dispatches) {
+    for (const { chunkTable } of plan.dispatches) {
       tableOffsets.push(tableBytes);
-      tableBytes += Math.ceil(lookupTable.byteLength / align) * align;
+      tableBytes += Math.ceil(chunkTable.byteLength / align) * align;
     }
     const tables = device.createBuffer({
-      label: `${label} lookup tables`,
+      label: `${label} chunk tables`,
       size: Math.max(16, tableBytes),
       usage: GPUBufferUsage.STORAGE,
       mappedAtCreation: true,
     });
     const mapped = new Uint32Array(tables.getMappedRange());
-    plan.dispatches.forEach(({ lookupTable }, d) =>
-      mapped.set(lookupTable, tableOffsets[d]! / 4)
+    plan.dispatches.forEach(({ chunkTable }, d) =>
+      mapped.set(chunkTable, tableOffsets[d]! / 4)
     );
     tables.unmap();
     const ring = device.createBuffer({
-      label: `${label} run table ring`,
+      label: `${label} step ring`,
       size: plan.slotBytes * RING_SLOTS,
       usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
     });
-    this.#bindGroups = plan.dispatches.map((
-      { lookupTable, runTableBytes },
-      d,
-    ) =>
+    this.#bindGroups = plan.dispatches.map(({ chunkTable }, d) =>
       device.createBindGroup({
         label: `${label} bind group ${d}`,
         layout: kernel.layout,
@@ -89,12 +94,12 @@ export class _FusedPass {
             resource: {
               buffer: tables,
               offset: tableOffsets[d]!,
-              size: lookupTable.byteLength,
+              size: chunkTable.byteLength,
             },
           },
           {
             binding: 1,
-            resource: { buffer: ring, offset: 0, size: runTableBytes },
+            resource: { buffer: ring, offset: 0, size: plan.stepBytes },
           },
           ...spec.values[d]!.map((resource, b) => ({
             binding: b + 2,
@@ -108,7 +113,7 @@ export class _FusedPass {
     this.#spec = spec;
     this.#tables = tables;
     this.#ring = ring;
-    this.#offsets = new Uint32Array(this.#bindGroups.length);
+    this.#offsets = new Uint32Array(1);
     this.#encoderDescriptor = { label: `${label} step` };
     this.#passDescriptor = { label: `${label} ${spec.stepName} pass` };
   }
@@ -118,10 +123,10 @@ export class _FusedPass {
    * the step); if any workgroup has work, the pass is recorded into an encoder of its own
    * and submitted.
    *
-   * @param prepare Fills `plan` for `lr`; returns the workgroups with work.
+   * @param prepare Fills `plan` for `lr`; returns false if the step changes nothing.
    */
-  step(lr: number, prepare: (lr: number) => number): void {
-    if (prepare(lr) === 0) return;
+  step(lr: number, prepare: (lr: number) => boolean): void {
+    if (!prepare(lr)) return;
     const encoder = this.#device.createCommandEncoder(this.#encoderDescriptor);
     this.#recordPass(encoder);
     this.#submitList[0] = encoder.finish();
@@ -138,7 +143,7 @@ export class _FusedPass {
   encode(
     encoder: GPUCommandEncoder,
     lr: number,
-    prepare: (lr: number) => number,
+    prepare: (lr: number) => boolean,
   ): void {
     if (
       typeof (encoder as Partial<GPUCommandEncoder>)?.beginComputePass !==
@@ -155,7 +160,7 @@ export class _FusedPass {
         `Expected at most ${RING_SLOTS} ${stepName} steps in one command encoder (${engine}.maxEncodesPerSubmit) but this is step ${count}; submit and start a new encoder`,
       );
     }
-    if (prepare(lr) === 0) return;
+    if (!prepare(lr)) return;
     this.#lastEncoder = encoder;
     this.#encodesIntoLast = count;
     this.#recordPass(encoder);
@@ -169,18 +174,12 @@ export class _FusedPass {
     this.#lastEncoder = undefined;
   }
 
-  /** Writes this step's run tables into the next ring slot and records the pass. */
+  /** Writes this step's values into the next ring slot and records the pass. */
   #recordPass(encoder: GPUCommandEncoder): void {
     const { plan } = this;
     const slotOffset = this.#nextSlot * plan.slotBytes;
     this.#nextSlot = (this.#nextSlot + 1) % RING_SLOTS;
-    this.#device.queue.writeBuffer(
-      this.#ring,
-      slotOffset,
-      plan.slot,
-      0,
-      plan.slotBytes,
-    );
+    this.#device.queue.writeBuffer(this.#ring, slotOffset, plan.step);
     const pass = encoder.beginComputePass(this.#passDescriptor);
     _recordDispatches(
       pass,
@@ -189,7 +188,6 @@ export class _FusedPass {
       plan,
       slotOffset,
       this.#offsets,
-      this.#device.limits.maxComputeWorkgroupsPerDimension,
     );
     pass.end();
   }

@@ -214,7 +214,9 @@ export async function _readBack(
       await lifecycle.race(staging.mapAsync(GPUMapMode.READ));
       lifecycle.check();
       each(staging.getMappedRange(), i);
+      // Freed as soon as it is read, so at most one mapped copy is alive at a time.
       staging.destroy();
+      stagings[i] = undefined;
     }
   } finally {
     for (const staging of stagings) staging?.destroy();

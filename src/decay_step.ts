@@ -9,6 +9,11 @@
 /**
  * Anything that applies decoupled weight decay once per optimizer step.
  *
+ * Where to call it: `torch.optim.AdamW` decays the parameters *before* the Adam update
+ * of the same step, so calling `step(lr)` just before your optimizer's update matches it
+ * exactly; calling it just after differs by terms of order `lr² · weightDecay`, which is
+ * also what "Adam, then decay" loops (such as TensorFlow.js with `tf.train.adam`) do.
+ *
  * @example A decay step in a training loop
  * ```ts
  * import { CpuDecay, type DecayStep, Parameter } from "@decoupled/weight-decay";

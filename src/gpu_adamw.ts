@@ -10,9 +10,9 @@ import type { AdamWOptions, AdamWState } from "./adamw.ts";
 import type { ParamGroup } from "./groups.ts";
 import type { Parameter } from "./parameter.ts";
 import {
+  ADAMW_CHUNK_ELEMENTS,
   ADAMW_SCALARS,
   ARENA_ADAMW_WGSL,
-  CHUNK_ELEMENTS,
 } from "./decay_kernel.ts";
 import { _checkScaling, _DecayFactors } from "./_factors.ts";
 import { _checkHostGroups, _foreignParam } from "./_check_groups.ts";
@@ -143,7 +143,7 @@ export class GpuAdamW {
    * Validates `lr`, then counts the step and writes its factors and scalars; returns the
    * workgroups with work (0 for a model without values: nothing to record).
    */
-  readonly #prepare = (lr: number): number => {
+  readonly #prepare = (lr: number): boolean => {
     const { pass, factors, scalars } = this.#parts;
     const groupFactors = factors.compute(lr);
     this.#step++;
@@ -192,13 +192,7 @@ export class GpuAdamW {
     const scaling = _checkScaling(options);
     const hyper = _checkAdamWOptions(options);
     const checked = _checkHostGroups(groups);
-    // Groups start at chunk boundaries (vec4 chunks), for the kernel's direct lookup.
-    const arena = new _Arena(
-      device,
-      checked,
-      options?.maxShardBytes,
-      CHUNK_ELEMENTS * 16,
-    );
+    const arena = new _Arena(device, checked, options?.maxShardBytes);
     const params = arena.createShards(device, `${LABEL} parameters`, "values");
     const zeros = (name: string) =>
       arena.createShards(device, `${LABEL} ${name}`, "zeros");
@@ -227,7 +221,13 @@ export class GpuAdamW {
           buffer,
         ) => ({ buffer }))
       ),
-      plan: { stepScalars: ADAMW_SCALARS, direct: true },
+      weightDecays: checked.map((g) => g.weightDecay),
+      plan: {
+        chunkElements: ADAMW_CHUNK_ELEMENTS,
+        stepScalars: ADAMW_SCALARS,
+        everyGroup: true,
+        direct: true,
+      },
     });
     return new GpuAdamW({
       device,

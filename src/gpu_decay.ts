@@ -9,13 +9,18 @@
 import type { DecayOptions, DecayStep } from "./decay_step.ts";
 import type { ParamGroup } from "./groups.ts";
 import type { Parameter } from "./parameter.ts";
-import { ARENA_DECAY_WGSL, buffersDecayWgsl } from "./decay_kernel.ts";
+import {
+  ARENA_DECAY_WGSL,
+  buffersDecayWgsl,
+  DECAY_CHUNK_ELEMENTS,
+} from "./decay_kernel.ts";
 import type { _SegmentSpec } from "./_decay_plan.ts";
 import { _checkScaling, _DecayFactors, type _Scaling } from "./_factors.ts";
 import {
   type _CheckedGroup,
   _checkGroups,
   _checkHostGroups,
+  _checkNoOverlap,
   _foreignParam,
 } from "./_check_groups.ts";
 import {
@@ -107,9 +112,12 @@ const LABEL = "weight-decay";
  */
 export class GpuDecay implements DecayStep {
   /**
-   * How many {@linkcode GpuDecay.encode} calls may be recorded before their command
-   * buffers are submitted: each takes one slot of a ring of per-step factor tables, and
-   * a slot is reused after this many. Encoding more into one encoder throws.
+   * The size of the ring of per-step factor slots. Every `step` and `encode` takes the
+   * next slot, and a slot is written when its step is recorded, so a step recorded with
+   * `encode` must be submitted before this many more steps are recorded (by `encode`
+   * into any encoder, or by `step`); otherwise its factors are overwritten. Encoding
+   * more than this many steps into one encoder throws; across encoders the engine
+   * cannot see your submits, so keep to the limit.
    */
   static readonly maxEncodesPerSubmit: number = RING_SLOTS;
 
@@ -122,7 +130,7 @@ export class GpuDecay implements DecayStep {
   readonly #parts: _Parts;
   readonly #lifecycle: _Lifecycle;
   /** Computes factors and run tables; returns the workgroups with work (0: record nothing). */
-  readonly #prepare = (lr: number): number => {
+  readonly #prepare = (lr: number): boolean => {
     const { pass, factors } = this.#parts;
     return pass.plan.write(factors.compute(lr));
   };
@@ -169,7 +177,11 @@ export class GpuDecay implements DecayStep {
     _checkDevice(device);
     const scaling = _checkScaling(options);
     const checked = _checkHostGroups(groups);
-    const arena = new _Arena(device, checked, options?.maxShardBytes);
+    // Groups that decay come first, so each dispatch ends with its last decaying chunk.
+    const order = [...checked.keys()].sort((a, b) =>
+      Number(checked[b]!.weightDecay > 0) - Number(checked[a]!.weightDecay > 0)
+    );
+    const arena = new _Arena(device, checked, options?.maxShardBytes, order);
     const shards = arena.createShards(device, `${LABEL} arena`, "values");
     const locations = new Map<unknown, _Location>();
     for (const [param, slot] of arena.slots) {
@@ -250,7 +262,15 @@ export class GpuDecay implements DecayStep {
         name: group.names[i]!,
       }))
     );
-    _checkNoOverlap(targets);
+    _checkNoOverlap(
+      targets.map(({ range, group, name }) => ({
+        memory: range.buffer,
+        begin: range.offset,
+        end: range.offset + range.size,
+        where: `group ${group} parameter ${_describe(name)}`,
+      })),
+      "one buffer",
+    );
     const windows = _bindingWindows(device, targets);
     const perDispatch = Math.max(
       1,
@@ -342,6 +362,11 @@ export class GpuDecay implements DecayStep {
 
   /**
    * Where a parameter lives, for your own kernels to bind.
+   *
+   * In the arena every parameter of a shard lies in one `GPUBuffer`. WebGPU treats a
+   * writable storage binding as exclusive within one dispatch, so a kernel that writes
+   * one parameter and reads another of the same shard must bind both as `read_write`
+   * storage (a `read-only-storage` binding of the same buffer fails validation).
    *
    * @param param A parameter given to `create`, or a buffer or binding given to `fromBuffers`.
    * @returns Its buffer, byte offset (256-byte aligned in the arena) and byte size.
@@ -480,6 +505,11 @@ function _assemble(
       kernel,
       segments,
       values,
+      weightDecays: groups.map((g) => g.weightDecay),
+      plan: {
+        chunkElements: DECAY_CHUNK_ELEMENTS,
+        direct: rest.arena !== undefined,
+      },
     }),
   };
 }
@@ -542,35 +572,6 @@ interface _Target {
   readonly group: number;
   readonly range: _Range;
   readonly name: string;
-}
-
-function _checkNoOverlap(targets: readonly _Target[]): void {
-  const sorted = targets.filter((t) => t.range.size > 0).toSorted((a, b) =>
-    a.range.offset - b.range.offset
-  );
-  const lastEnd = new Map<GPUBuffer, _Target>();
-  for (const target of sorted) {
-    const last = lastEnd.get(target.range.buffer);
-    if (
-      last !== undefined &&
-      last.range.offset + last.range.size > target.range.offset
-    ) {
-      throw new TypeError(
-        `Expected parameters to hold separate memory but group ${last.group} parameter ${
-          _describe(last.name)
-        } and group ${target.group} parameter ${
-          _describe(target.name)
-        } overlap in one buffer; each would be decayed twice`,
-      );
-    }
-    if (
-      last === undefined ||
-      target.range.offset + target.range.size >
-        last.range.offset + last.range.size
-    ) {
-      lastEnd.set(target.range.buffer, target);
-    }
-  }
 }
 
 /**

@@ -199,7 +199,7 @@ Deno.test("CpuDecay rejects a parameter that would be decayed twice", () => {
   assert.throws(() => new CpuDecay([group(0.1, a), group(0.1, b)]), {
     name: "TypeError",
     message:
-      'Expected parameters to hold separate memory but group 0 parameter "p0" and group 1 parameter "p0" share bytes; each would be decayed twice',
+      'Expected parameters to hold separate memory but group 0 parameter "p0" and group 1 parameter "p0" overlap in one ArrayBuffer; each would be decayed twice',
   });
   const c = new Parameter(memory.subarray(5, 8));
   new CpuDecay([group(0.1, a, c)]); // adjacent views of one buffer are fine

@@ -10,6 +10,7 @@ import {
   type ParamGroup,
 } from "../mod.ts";
 import { random, randomData, randomGroups, ResNet50, twin } from "./_models.ts";
+import { DECAY_CHUNK_ELEMENTS } from "../src/decay_kernel.ts";
 import {
   assertSameF32,
   assertStepCosts,
@@ -200,10 +201,14 @@ gpuTest(
   (device) =>
     assertStepCosts(
       device,
+      // Every group decays, so every shard has work (a shard holding only groups with
+      // weight decay 0 gets no dispatch).
       (counted) =>
-        GpuDecay.create(counted, randomGroups(300, 2000, 9), {
-          maxShardBytes: 1 << 20,
-        }),
+        GpuDecay.create(
+          counted,
+          randomGroups(300, 2000, 9).filter((g) => g.weightDecay > 0),
+          { maxShardBytes: 1 << 18 },
+        ),
     ),
 );
 
@@ -243,12 +248,17 @@ gpuTest("GpuDecay shares one pipeline per device between engines", (device) => {
 gpuTest(
   "GpuDecay spreads work over a 2-D grid when one dimension is too small",
   async (device) => {
-    // The engine reads maxComputeWorkgroupsPerDimension; at 7, a 100,000-value tensor
-    // (25 workgroups of 4,096 values) needs a 7 x 4 grid whose 3 surplus workgroups return.
+    // The engine reads maxComputeWorkgroupsPerDimension; at 7, a tensor of 10.5 chunks
+    // needs a 7 x 2 grid, whose 3 surplus workgroups must return without touching anything.
     const { device: small } = instrument(device, {
       maxComputeWorkgroupsPerDimension: 7,
     });
-    const groups = randomGroups(3, 100_000, 2);
+    const floatsPerChunk = DECAY_CHUNK_ELEMENTS * 4; // the arena kernel works in vec4s
+    const groups: ParamGroup[] = [{
+      weightDecay: 0.1,
+      params: [new Parameter(randomData(floatsPerChunk * 10.5 + 3, random(2)))],
+      names: ["big"],
+    }];
     const cpuGroups = twin(groups);
     using gpu = GpuDecay.create(small, groups);
     const cpu = new CpuDecay(cpuGroups);
@@ -749,5 +759,125 @@ gpuTest(
       message:
         "syncToHost() needs an arena made by GpuDecay.create; this engine decays buffers you own",
     });
+  },
+);
+
+/** Wraps `device.createBuffer` so each buffer made records whether it was destroyed. */
+function trackBuffers(device: GPUDevice) {
+  const made = new Map<GPUBuffer, number>();
+  const tracked = new Proxy(device, {
+    get(object, key) {
+      const value = Reflect.get(object, key, object);
+      if (key !== "createBuffer") {
+        return typeof value === "function" ? value.bind(object) : value;
+      }
+      return (descriptor: GPUBufferDescriptor) => {
+        const buffer = object.createBuffer(descriptor);
+        const destroy = buffer.destroy.bind(buffer);
+        made.set(buffer, 0);
+        buffer.destroy = () => {
+          made.set(buffer, made.get(buffer)! + 1);
+          destroy();
+        };
+        return buffer;
+      };
+    },
+  });
+  return { device: tracked, made };
+}
+
+gpuTest(
+  "GpuDecay.destroy() destroys every buffer it made, and only those",
+  async (device) => {
+    const { device: tracked, made } = trackBuffers(device);
+    const groups = randomGroups(40, 3000, 4);
+    const arena = GpuDecay.create(tracked, groups, { maxShardBytes: 1 << 16 });
+    arena.step(0.1);
+    await arena.read(groups[0]!.params[0]!);
+    const own = tracked.createBuffer({
+      size: 64,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
+    });
+    const buffers = GpuDecay.fromBuffers(tracked, [{
+      weightDecay: 0.1,
+      params: [own],
+      names: ["own"],
+    }]);
+    buffers.step(0.1);
+    arena.destroy();
+    buffers.destroy();
+    arena.destroy();
+    assert.equal(
+      made.get(own),
+      0,
+      "the caller's buffer is not the engine's to destroy",
+    );
+    made.delete(own);
+    const counts = [...made.values()];
+    assert.ok(counts.length > 5, `${counts.length} buffers made`);
+    assert.deepEqual(
+      counts,
+      counts.map(() => 1),
+      "each buffer the engines made is destroyed exactly once",
+    );
+  },
+);
+
+gpuTest(
+  "creating and destroying 200 engines does not grow memory",
+  async (device) => {
+    const weight = new Parameter(new Float32Array(1 << 21)); // an 8 MiB arena each time
+    const groups = [{ weightDecay: 0.1, params: [weight], names: ["w"] }];
+    const cycle = async (times: number) => {
+      for (let i = 0; i < times; i++) {
+        const gpu = GpuDecay.create(device, groups);
+        gpu.step(0.1);
+        gpu.destroy();
+      }
+      await device.queue.onSubmittedWorkDone();
+    };
+    await cycle(20);
+    const before = Deno.memoryUsage().rss;
+    for (let round = 0; round < 4; round++) await cycle(50);
+    const grown = Deno.memoryUsage().rss - before;
+    // A leaked arena would add 8 MiB per engine, 1.6 GiB over 200. Allocator caches and
+    // wgpu's own bookkeeping account for up to a few hundred MiB here, and level off
+    // after a few thousand engines, so the bound is half of what leaking would cost.
+    assert.ok(
+      grown < 800 * 2 ** 20,
+      `memory grew by ${(grown / 2 ** 20).toFixed(1)} MiB over 200 engines`,
+    );
+    // deno-lint-ignore no-console -- the figure is worth seeing in the test log
+    console.log(
+      `resident memory change over 200 engines: ${
+        (grown / 2 ** 20).toFixed(1)
+      } MiB`,
+    );
+  },
+);
+
+gpuTest(
+  "GpuDecay scales the decay as each scaling mode says, like CpuDecay",
+  async (device) => {
+    const cases = [
+      [{ scaling: "lr" }, 0.5, Math.fround(1 - 0.5 * 0.1)],
+      [{ scaling: "schedule", maxLr: 2 }, 0.5, Math.fround(1 - 0.25 * 0.1)],
+      [{ scaling: "independent" }, 0, Math.fround(1 - 0.1)],
+      [{ scaling: "corrected", maxLr: 2 }, 0.5, Math.fround(1 - 0.125 * 0.1)],
+    ] as const;
+    for (const [options, lr, factor] of cases) {
+      const weight = new Parameter([3]);
+      using gpu = GpuDecay.create(device, [{
+        weightDecay: 0.1,
+        params: [weight],
+        names: ["w"],
+      }], options);
+      gpu.step(lr);
+      assert.deepEqual(
+        [...await gpu.read(weight)],
+        [Math.fround(3 * factor)],
+        options.scaling,
+      );
+    }
   },
 );

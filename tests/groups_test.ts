@@ -15,13 +15,16 @@ import { BatchNorm2d, Conv2d, Linear, ResNet50 } from "./_models.ts";
 const RESNET_POLICY = [[1e-5, "bias"], [0, NORM_TYPES], 1e-4] as const;
 const MOBILE_POLICY = [[0, "bias"], [0, NORM_TYPES], 4e-5] as const;
 
-/** Runs `fn` with LogTape recording the "weight-decay" category, and returns the records. */
-async function capturingLogs(fn: () => void): Promise<LogRecord[]> {
+/** Runs `fn` with LogTape recording `category` (by default ours), and returns the records. */
+async function capturingLogs(
+  fn: () => void,
+  category: string[] = ["weight-decay"],
+): Promise<LogRecord[]> {
   const records: LogRecord[] = [];
   await configure({
     sinks: { buffer: (record) => records.push(record) },
     loggers: [
-      { category: ["weight-decay"], lowestLevel: "debug", sinks: ["buffer"] },
+      { category, lowestLevel: "debug", sinks: ["buffer"] },
       { category: ["logtape", "meta"], lowestLevel: "warning", sinks: [] },
     ],
   });
@@ -286,28 +289,16 @@ Deno.test("getParamGroups() warns about rules that decided nothing", async () =>
 });
 
 Deno.test("getParamGroups() takes a LogTape logger of the caller's category", async () => {
-  const records: LogRecord[] = [];
-  await configure({
-    sinks: { buffer: (record) => records.push(record) },
-    loggers: [
-      { category: ["my-app"], lowestLevel: "debug", sinks: ["buffer"] },
-      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: [] },
-    ],
-  });
-  try {
-    getParamGroups([{ name: "a", param: 1 }, { name: "b", param: 2 }], [[
-      0,
-      "a",
-    ], 1], {
-      logger: getLogger(["my-app", "grouping"]),
-    });
-  } finally {
-    await reset();
-  }
-  assert.deepEqual(records.map((r) => r.category), [["my-app", "grouping"], [
-    "my-app",
-    "grouping",
-  ]]);
+  const source = [{ name: "a", param: 1 }, { name: "b", param: 2 }];
+  const logger = getLogger(["my-app", "grouping"]);
+  const records = await capturingLogs(
+    () => getParamGroups(source, [[0, "a"], 1], { logger }),
+    ["my-app"],
+  );
+  assert.deepEqual(records.map((r) => r.category), [
+    ["my-app", "grouping"],
+    ["my-app", "grouping"],
+  ]);
 });
 
 Deno.test("getParamGroups() logs to the logger it is given", () => {

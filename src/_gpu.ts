@@ -29,8 +29,8 @@ export function _cachedKernel(
 }
 
 /**
- * Builds a compute kernel from WGSL whose bind group holds, in order: the lookup table
- * (read-only storage), the run table (read-only storage, dynamic offset), then one
+ * Builds a compute kernel from WGSL whose bind group holds, in order: the chunk table
+ * (read-only storage), the step's values (read-only storage, dynamic offset), then one
  * storage buffer per entry of `values`, of that type.
  *
  * @param entryPoint The name of the kernel's compute entry point.

@@ -83,10 +83,9 @@ const LABEL = "weight-decay adamw";
  *
  * Parameters, gradients and both moments live in four *arenas* of one layout (that of
  * {@linkcode GpuDecay}: sorted by group, each tensor 256-byte aligned, split into shards
- * within `maxStorageBufferBindingSize`; here each group also starts at a 16 KiB
- * boundary, so the kernel finds each workgroup's values without a search). Your kernels
- * read a parameter through
- * {@linkcode GpuAdamW.binding} and write its gradient through
+ * within `maxStorageBufferBindingSize`, each group starting a 32 KiB chunk). Your
+ * kernels read a parameter through {@linkcode GpuAdamW.binding} and write its gradient
+ * through
  * {@linkcode GpuAdamW.gradBinding}; or upload gradients from the host with
  * {@linkcode GpuAdamW.writeGrad}. Gradients persist until overwritten.
  *

@@ -129,7 +129,7 @@ export class GpuDecay implements DecayStep {
 
   readonly #parts: _Parts;
   readonly #lifecycle: _Lifecycle;
-  /** Computes factors and run tables; returns the workgroups with work (0: record nothing). */
+  /** Computes this step's factors; false if none changes anything, so nothing is recorded. */
   readonly #prepare = (lr: number): boolean => {
     const { pass, factors } = this.#parts;
     return pass.plan.write(factors.compute(lr));

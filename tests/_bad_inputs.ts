@@ -4,8 +4,10 @@
 // leave every parameter unchanged. The README's table of errors is generated from it.
 
 import {
+  CpuAdamW,
   CpuDecay,
   getParamGroups,
+  GpuAdamW,
   GpuDecay,
   namedParameters,
   Parameter,
@@ -422,6 +424,57 @@ export const BAD_INPUTS: readonly BadInput[] = [
       }]),
     error: RangeError,
     message: 'Expected group 0 parameter "w" shape [2, 2] to hold its 3 values',
+  },
+  // --- AdamW ---------------------------------------------------------------------
+  {
+    what: "AdamW beta of 1",
+    run: (f) => new CpuAdamW(f.groups, { betas: [0.9, 1] }),
+    error: RangeError,
+    message: "Expected betas[1] to be a number in [0, 1) but found 1",
+  },
+  {
+    what: "AdamW betas that are not a pair",
+    run: (f) => new CpuAdamW(f.groups, { betas: [0.9] as never }),
+    error: TypeError,
+    message: "Expected betas to be a pair [beta1, beta2] but found [0.9]",
+  },
+  {
+    what: "AdamW eps of 0",
+    run: (f) => new CpuAdamW(f.groups, { eps: 0 }),
+    error: RangeError,
+    message: "Expected eps to be a finite number > 0 but found 0",
+  },
+  {
+    what: "AdamW step without a gradient",
+    run: (f) => new CpuAdamW(f.groups).step(1e-3),
+    error: TypeError,
+    message:
+      'Expected the gradient of group 0 parameter "fc.weight" to be a Float32Array but found undefined',
+  },
+  {
+    what: "AdamW gradient of the wrong length",
+    run: (f) => {
+      for (const group of f.groups) {
+        for (const p of group.params) p.grad = new Float32Array(p.size);
+      }
+      f.model.fc.weight.grad = new Float32Array(3);
+      return new CpuAdamW(f.groups).step(1e-3);
+    },
+    error: RangeError,
+    message:
+      'Expected the gradient of group 0 parameter "fc.weight" to hold 4 values but found 3',
+  },
+  {
+    what: "GPU AdamW gradient of the wrong length",
+    run: (f) =>
+      GpuAdamW.create(f.device!, f.groups).writeGrad(
+        f.model.fc.weight,
+        new Float32Array(3),
+      ),
+    error: RangeError,
+    message:
+      'Expected the gradient of parameter "fc.weight" to hold 4 values but found 3',
+    gpu: true,
   },
   // --- GPU ----------------------------------------------------------------------
   {

@@ -91,7 +91,7 @@ export interface _HostParam {
  * @throws {TypeError} If it has no `Float32Array` data.
  * @throws {RangeError} If its shape does not hold `data.length` values.
  */
-export function _checkHostParam(param: unknown, where: string): void {
+function _checkHostParam(param: unknown, where: string): void {
   const data = (param as Partial<_HostParam> | null)?.data;
   if (!(data instanceof Float32Array)) {
     throw new TypeError(
@@ -155,7 +155,7 @@ export function _checkNoOverlap(
  *
  * @throws {TypeError} Naming the two parameters that overlap.
  */
-export function _checkNoSharedMemory(
+function _checkNoSharedMemory(
   groups: readonly _CheckedGroup<_HostParam>[],
 ): void {
   _checkNoOverlap(

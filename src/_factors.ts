@@ -56,7 +56,7 @@ export function _checkScaling(options: DecayOptions | undefined): _Scaling {
  *
  * @throws {RangeError} If `lr` is not a finite number >= 0.
  */
-export function _checkLr(lr: number): void {
+function _checkLr(lr: number): void {
   if (typeof lr !== "number" || !Number.isFinite(lr) || lr < 0) {
     throw new RangeError(
       `Expected lr to be a finite number >= 0 but found ${_describe(lr)}`,
@@ -65,7 +65,7 @@ export function _checkLr(lr: number): void {
 }
 
 /** `s(lr)`: what the decay multiplies under a scaling. */
-export function _scaledLr({ scaling, maxLr }: _Scaling, lr: number): number {
+function _scaledLr({ scaling, maxLr }: _Scaling, lr: number): number {
   switch (scaling) {
     case "lr":
       return lr;

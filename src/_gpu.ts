@@ -111,11 +111,6 @@ export class _Lifecycle {
     this.#whenLost.catch(() => {});
   }
 
-  /** True once `destroy()` has run. */
-  get destroyed(): boolean {
-    return this.#destroyed;
-  }
-
   /** Marks the engine destroyed; returns false if it already was. */
   destroy(): boolean {
     if (this.#destroyed) return false;

@@ -1,7 +1,8 @@
 // Copyright 2026 the weight-decay authors. MIT license.
 // Shows a received value in an error message: short, unambiguous and never throwing.
 
-const MAX_LENGTH = 60;
+/** The most characters of a received value (or a foreign message) quoted in a message. */
+const MAX_LENGTH = 200;
 
 /**
  * Describes a value for an error message: strings quoted, `-0`, `NaN` and `Infinity`
@@ -54,6 +55,18 @@ function _constructorName(value: object): string | undefined {
   }
 }
 
-function _clip(text: string): string {
-  return text.length <= MAX_LENGTH ? text : `${text.slice(0, MAX_LENGTH - 1)}…`;
+/**
+ * The text, or its first {@linkcode MAX_LENGTH} characters marked as cut with the full
+ * length, so a message never grows with the input.
+ */
+export function _clip(text: string): string {
+  return text.length <= MAX_LENGTH
+    ? text
+    : `${text.slice(0, MAX_LENGTH)}… (cut, ${text.length} characters)`;
+}
+
+/** Another component's error message, bounded as received values are. */
+export function _causeMessage(cause: unknown): string {
+  if (cause instanceof Error) return _clip(String(cause.message));
+  return _describe(cause);
 }

@@ -7,7 +7,7 @@
  */
 
 import type { NamedParameter } from "./parameter.ts";
-import { _describe } from "./_describe.ts";
+import { _causeMessage, _describe } from "./_describe.ts";
 
 /** Any class: a pattern that matches when the owner is an instance of it. */
 export type Constructor = abstract new (...args: never[]) => unknown;
@@ -552,7 +552,7 @@ function _whereMatcher(test: Where["where"], index: number): _Matcher {
         throw new PolicyError(
           `Rule ${index} where() predicate threw on parameter ${
             _describe(param.name)
-          }: ${cause instanceof Error ? cause.message : _describe(cause)}`,
+          }: ${_causeMessage(cause)}`,
           { ruleIndex: index, parameterName: param.name, cause },
         );
       }

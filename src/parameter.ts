@@ -143,21 +143,29 @@ export interface NamedParametersOptions<P> {
  * Walks an object tree of layers and names every parameter in it, PyTorch style.
  *
  * It visits own enumerable string-keyed data properties (getters are never called),
- * arrays by index and `Map` entries with string keys, joining the keys with dots:
+ * arrays and `Set`s by index (a `Set` in insertion order), and `Map` entries with string
+ * or number keys, joining the keys with dots:
  * `{ encoder: { layers: [{ bias }] } }` gives `"encoder.layers.0.bias"`. The `owner` of
- * a parameter is the nearest object holding it that is not an `Array` or a `Map`, so
- * for `block.weights[0]` it is `block`. Typed arrays, `ArrayBuffer`s and other binary
+ * a parameter is the nearest object holding it that is not an `Array`, `Set` or `Map`,
+ * so for `block.weights[0]` it is `block`. Typed arrays, `ArrayBuffer`s and other binary
  * views are not searched.
  *
- * A parameter reachable twice (tied weights) is yielded once, under the first name
- * found in that order, with its other names in `aliases`. A cycle is followed once
- * and then skipped.
+ * Every object is walked once, the first time it is met, as PyTorch's
+ * `named_modules()` memo does; meeting it again (a shared layer, a back pointer, a
+ * cycle, a graph-shaped model whose layers list their inputs) costs nothing more. A
+ * parameter reachable twice (tied weights: an embedding reused as the output layer) is
+ * yielded once, under the first name found, with its other names in `aliases`: each
+ * name under which an object holds it directly. The names a parameter has only through
+ * a shared layer met again are not aliases (they would grow exponentially with the
+ * model). The walk is iterative, so nesting depth is not limited by the call stack, and
+ * its cost is linear in objects plus references.
  *
  * @typeParam P The parameter type.
  * @param root The model: any object tree.
  * @param options How to recognise parameters.
  * @returns The parameters in the order found, each with its name, owner and aliases.
- * @throws {TypeError} If `root` is not an object, or `isParameter` is not a function.
+ * @throws {TypeError} If `root` is not an object, `isParameter` is not a function, or a
+ * `Map` holds a parameter under a key that is neither a string nor a number.
  *
  * @example Naming the parameters of a small model
  * ```ts
@@ -198,43 +206,65 @@ export function namedParameters<P = Parameter>(
       }`,
     );
   }
-  const found = new Map<
-    P,
-    NamedParameter<P> & { aliases: { name: string; owner?: object }[] }
-  >();
-  const onPath = new Set<object>();
-
-  const visit = (
-    value: object,
-    path: string,
-    owner: object | undefined,
-  ): void => {
-    if (onPath.has(value)) return;
-    onPath.add(value);
-    const holder = Array.isArray(value) || value instanceof Map ? owner : value;
-    for (const [key, child] of _children(value)) {
-      const name = path === "" ? key : `${path}.${key}`;
-      if (isParameter(child)) {
-        const first = found.get(child);
-        const entry = holder === undefined ? { name } : { name, owner: holder };
-        if (first === undefined) {
-          found.set(child, { ...entry, param: child, aliases: [] });
-        } else first.aliases.push(entry);
-      } else if (_isWalkable(child)) {
-        visit(child, name, holder);
-      }
-    }
-    onPath.delete(value);
-  };
   if (isParameter(root)) {
     throw new TypeError(
       "Expected root to be a model holding parameters but found a parameter",
     );
   }
-  visit(root, "", undefined);
+  const found = new Map<
+    P,
+    NamedParameter<P> & { aliases: { name: string; owner?: object }[] }
+  >();
+  const visited = new Set<object>([root]);
+  // Depth first, children in order, as a recursive walk would go; one frame per object.
+  const stack: _Frame[] = [_frame(root, "", undefined, isParameter)];
+  while (stack.length > 0) {
+    const frame = stack[stack.length - 1]!;
+    const next = frame.children.next();
+    if (next.done) {
+      stack.pop();
+      continue;
+    }
+    const [key, child] = next.value;
+    const name = frame.path === "" ? key : `${frame.path}.${key}`;
+    if (isParameter(child)) {
+      const entry = frame.holder === undefined
+        ? { name }
+        : { name, owner: frame.holder };
+      const first = found.get(child);
+      if (first === undefined) {
+        found.set(child, { ...entry, param: child, aliases: [] });
+      } else first.aliases.push(entry);
+    } else if (_isWalkable(child) && !visited.has(child)) {
+      visited.add(child);
+      stack.push(_frame(child, name, frame.holder, isParameter));
+    }
+  }
   return [...found.values()].map(({ aliases, ...entry }) =>
     aliases.length === 0 ? entry : { ...entry, aliases }
   );
+}
+
+/** One object being walked: its name, the owner of what it holds, and its children left. */
+interface _Frame {
+  readonly path: string;
+  readonly holder: object | undefined;
+  readonly children: Iterator<[string, unknown]>;
+}
+
+function _frame(
+  value: object,
+  path: string,
+  owner: object | undefined,
+  isParameter: (value: unknown) => boolean,
+): _Frame {
+  const container = Array.isArray(value) || value instanceof Map ||
+    value instanceof Set;
+  return {
+    path,
+    holder: container ? owner : value,
+    children: _children(value, path, isParameter),
+  };
 }
 
 function _isParameterInstance(value: unknown): value is never {
@@ -246,16 +276,34 @@ function _isWalkable(value: unknown): value is object {
     !ArrayBuffer.isView(value) &&
     !(value instanceof ArrayBuffer) && !(value instanceof SharedArrayBuffer) &&
     !(value instanceof Promise) && !(value instanceof WeakMap) &&
-    !(value instanceof WeakSet) && !(value instanceof Set) &&
-    !(value instanceof Date) &&
+    !(value instanceof WeakSet) && !(value instanceof Date) &&
     !(value instanceof RegExp);
 }
 
-function* _children(value: object): Generator<[string, unknown]> {
+function* _children(
+  value: object,
+  path: string,
+  isParameter: (value: unknown) => boolean,
+): Generator<[string, unknown]> {
   if (value instanceof Map) {
     for (const [key, child] of value) {
-      if (typeof key === "string") yield [key, child];
+      if (typeof key === "string" || typeof key === "number") {
+        yield [String(key), child];
+      } else if (isParameter(child)) {
+        throw new TypeError(
+          `Expected the Map at ${
+            _describe(path === "" ? "<root>" : path)
+          } to hold parameters under string or number keys but found ${
+            _describe(key)
+          }`,
+        );
+      }
     }
+    return;
+  }
+  if (value instanceof Set) {
+    let index = 0;
+    for (const child of value) yield [String(index++), child];
     return;
   }
   const descriptors = Object.getOwnPropertyDescriptors(value);

@@ -70,27 +70,75 @@ Deno.test("namedParameters() gives the nearest non-array, non-Map holder as owne
   const block = {
     weights: [weight],
     table: new Map<unknown, unknown>([["w", inMap], [3, new Parameter([9])]]),
+    set: new Set([new Parameter([4])]),
   };
   const named = namedParameters([block]);
-  assert.deepEqual(named.map((p) => p.name), ["0.weights.0", "0.table.w"]);
-  assert.equal(named[0]!.owner, block);
-  assert.equal(named[1]!.owner, block);
+  assert.deepEqual(named.map((p) => p.name), [
+    "0.weights.0",
+    "0.table.w",
+    "0.table.3",
+    "0.set.0",
+  ]);
+  for (const { owner } of named) assert.equal(owner, block);
   const top = namedParameters([new Parameter([1])]);
   assert.equal(top[0]!.owner, undefined);
   assert.ok(!("owner" in top[0]!));
 });
 
-Deno.test("namedParameters() yields a tied parameter once with its other names", () => {
+Deno.test("namedParameters() yields a tied parameter once with the names that hold it directly", () => {
   const embedding = new Parameter([1, 2]);
   const encoder = { embed: embedding };
-  const decoder = { project: embedding };
+  const decoder = { project: embedding, alsoEmbed: embedding };
   const named = namedParameters({ encoder, decoder, again: encoder });
   assert.equal(named.length, 1);
   assert.equal(named[0]!.name, "encoder.embed");
+  // "again.embed" is the same holder and key met through a shared layer: no alias.
   assert.deepEqual(named[0]!.aliases, [
     { name: "decoder.project", owner: decoder },
-    { name: "again.embed", owner: encoder },
+    { name: "decoder.alsoEmbed", owner: decoder },
   ]);
+});
+
+Deno.test("namedParameters() rejects a parameter under a Map key it cannot name", () => {
+  const model = { table: new Map([[{}, new Parameter([1])]]) };
+  assert.throws(() => namedParameters(model), {
+    name: "TypeError",
+    message:
+      'Expected the Map at "table" to hold parameters under string or number keys but found an object',
+  });
+});
+
+Deno.test("namedParameters() walks a graph-shaped model once per layer", () => {
+  // Each layer lists every earlier layer as an input: 2^n paths, n layers.
+  const layers: { weight: Parameter; inputs: unknown[] }[] = [];
+  for (let i = 0; i < 200; i++) {
+    layers.push({ weight: new Parameter([i]), inputs: [...layers] });
+  }
+  const started = performance.now();
+  const named = namedParameters({ layers });
+  const elapsed = performance.now() - started;
+  assert.equal(named.length, 200);
+  assert.ok(named.every((p) => p.aliases === undefined));
+  assert.equal(named[199]!.name, "layers.199.weight");
+  assert.ok(elapsed < 2_000, `${elapsed} ms`);
+});
+
+Deno.test("namedParameters() walks a chain 100,000 layers deep without recursion", () => {
+  type Layer = { weight: Parameter; next?: Layer; prev?: Layer };
+  const head: Layer = { weight: new Parameter([0]) };
+  let tail = head;
+  for (let i = 1; i < 100_000; i++) {
+    const layer: Layer = { weight: new Parameter([i]), prev: tail };
+    tail.next = layer;
+    tail = layer;
+  }
+  const started = performance.now();
+  const named = namedParameters({ head });
+  const elapsed = performance.now() - started;
+  assert.equal(named.length, 100_000);
+  assert.equal(named[2]!.name, "head.next.next.weight");
+  assert.equal(named[99_999]!.param, tail.weight);
+  assert.ok(elapsed < 10_000, `${elapsed} ms`);
 });
 
 Deno.test("namedParameters() skips cycles instead of hanging", () => {

@@ -72,14 +72,23 @@ export type {
   WeightDecayPolicy,
   Where,
 } from "./src/policy.ts";
+export { ParsedScalePolicy, parseGroupPolicy } from "./src/group_policy.ts";
+export type {
+  GroupPolicy,
+  ParsedGroupPolicy,
+  ScaleDecision,
+  ScalePolicy,
+} from "./src/group_policy.ts";
 export { explain, getParamGroups } from "./src/groups.ts";
 export type {
   AliasConflict,
+  AnyGroupPolicy,
   Assignment,
   Explanation,
   GetParamGroupsOptions,
   GroupLogger,
   ParamGroup,
+  UnusedRule,
 } from "./src/groups.ts";
 export { DECAY_SCALINGS } from "./src/decay_step.ts";
 export type {

@@ -6,6 +6,7 @@
  */
 
 import { _describe } from "./_describe.ts";
+import { _isTfjsModel } from "./_tfjs_model.ts";
 
 /**
  * A host-side tensor: a `Float32Array` of values with a shape.
@@ -209,6 +210,11 @@ export function namedParameters<P = Parameter>(
   if (isParameter(root)) {
     throw new TypeError(
       "Expected root to be a model holding parameters but found a parameter",
+    );
+  }
+  if (_isTfjsModel(root)) {
+    throw new TypeError(
+      'Expected root to be an object tree of Parameters but found a TensorFlow.js model; use tfjsNamedParameters(model), from "@decoupled/weight-decay/tfjs"',
     );
   }
   const found = new Map<

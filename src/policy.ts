@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { NamedParameter } from "./parameter.ts";
+import type { NamedParameter, Parameter } from "./parameter.ts";
 import { _causeMessage, _describe } from "./_describe.ts";
 
 /** Any class: a pattern that matches when the owner is an instance of it. */
@@ -16,9 +16,14 @@ export type Constructor = abstract new (...args: never[]) => unknown;
  * A predicate pattern, made with {@linkcode where}. Wrapping keeps predicates apart
  * from classes, which are functions too.
  */
-export interface Where {
-  /** Decides whether the rule matches a parameter; must return a boolean. */
-  readonly where: (param: NamedParameter<unknown>) => boolean;
+export interface Where<P = unknown> {
+  /**
+   * Decides whether the rule matches a parameter; must return a boolean.
+   *
+   * @param param The parameter, with its name and owner.
+   * @returns Whether the rule matches.
+   */
+  where(param: NamedParameter<P>): boolean;
 }
 
 /**
@@ -111,6 +116,8 @@ export interface PolicyErrorOptions extends ErrorOptions {
   parameterName?: string;
   /** The value that was wrong. */
   received?: unknown;
+  /** Which policy of a `GroupPolicy` is at fault, when the policy has two. */
+  policy?: "weightDecay" | "lrScale";
 }
 
 /**
@@ -136,6 +143,8 @@ export class PolicyError extends Error {
   readonly parameterName?: string;
   /** The value that was wrong, when there is one. */
   readonly received?: unknown;
+  /** Which policy of a `GroupPolicy` is at fault, when the policy has two. */
+  readonly policy?: "weightDecay" | "lrScale";
 
   /**
    * Makes a policy error.
@@ -154,12 +163,15 @@ export class PolicyError extends Error {
       this.parameterName = options.parameterName;
     }
     if ("received" in options) this.received = options.received;
+    if (options.policy !== undefined) this.policy = options.policy;
   }
 }
 
 /**
  * Wraps a predicate as a pattern, e.g. timm's rule "no decay on 1-D parameters".
  *
+ * @typeParam P The parameter type the predicate reads: {@linkcode Parameter} unless
+ * given (`where<tf.Variable>(...)` for TensorFlow.js variables).
  * @param test Decides whether a parameter matches; called with its name, the parameter
  * and its owner, and must return a boolean.
  * @returns A pattern for a rule.
@@ -170,7 +182,7 @@ export class PolicyError extends Error {
  * import { getParamGroups, Parameter, where } from "@decoupled/weight-decay";
  * import assert from "node:assert/strict";
  *
- * const oneDimensional = where(({ param }) => (param as Parameter).shape.length <= 1);
+ * const oneDimensional = where(({ param }) => param.shape.length <= 1);
  * const source = [
  *   { name: "fc.weight", param: new Parameter([1, 2, 3, 4], [2, 2]) },
  *   { name: "fc.bias", param: new Parameter([0, 0]) },
@@ -182,9 +194,11 @@ export class PolicyError extends Error {
  * ]);
  * ```
  */
-export function where(
-  test: (param: NamedParameter<unknown>) => boolean,
-): Where {
+export function where<P = Parameter>(
+  // NoInfer: P is never guessed from the context (which says `unknown`), so it is
+  // Parameter unless written, and `param` has its real type without casts.
+  test: (param: NamedParameter<NoInfer<P>>) => boolean,
+): Where<NoInfer<P>> {
   if (typeof test !== "function") {
     throw new TypeError(
       `Expected where() to get a function but found ${_describe(test)}`,
@@ -267,16 +281,29 @@ export class ParsedPolicy {
    * ```
    */
   decide(param: NamedParameter<unknown>): Decision {
-    for (const rule of this.rules) {
-      if (rule.matches(param)) {
-        return {
-          rule: rule.index,
-          weightDecay: rule.value < 0 ? this.defaultValue : rule.value,
-        };
-      }
-    }
-    return { rule: -1, weightDecay: this.defaultValue };
+    const { rule, value } = _firstMatch(this.rules, this.defaultValue, param);
+    return { rule, weightDecay: value };
   }
+}
+
+/**
+ * The first rule that matches gives the value (a negative value: the default); none
+ * matches: the default, with rule -1.
+ */
+export function _firstMatch(
+  rules: readonly ParsedRule[],
+  defaultValue: number,
+  param: NamedParameter<unknown>,
+): { rule: number; value: number } {
+  for (const rule of rules) {
+    if (rule.matches(param)) {
+      return {
+        rule: rule.index,
+        value: rule.value < 0 ? defaultValue : rule.value,
+      };
+    }
+  }
+  return { rule: -1, value: defaultValue };
 }
 
 /**
@@ -308,12 +335,45 @@ export class ParsedPolicy {
  */
 export function parsePolicy(policy: unknown): ParsedPolicy {
   if (policy instanceof ParsedPolicy) return policy;
+  const { rules, defaultValue } = _parseRuleList(policy, WEIGHT_DECAY);
+  return new ParsedPolicy(rules, defaultValue);
+}
+
+/** How messages name a kind of policy and its values. */
+export interface _PolicyLabels {
+  /** The policy, e.g. "weight-decay policy". */
+  readonly policy: string;
+  /** Its values, e.g. "weight decay". */
+  readonly value: string;
+  /** A default to suggest, e.g. "1e-4". */
+  readonly example: string;
+  /** What else the policy may be, in the message for a wrong kind of value. */
+  readonly alternatives: string;
+}
+
+const WEIGHT_DECAY: _PolicyLabels = {
+  policy: "weight-decay policy",
+  value: "weight decay",
+  example: "1e-4",
+  alternatives: "a number, or rules followed by a default number",
+};
+
+/**
+ * Validates a number or a list of rules ending with a default: the shape every policy
+ * of rules shares.
+ *
+ * @throws {PolicyError} As {@linkcode parsePolicy} does, in the words of `labels`.
+ */
+export function _parseRuleList(
+  policy: unknown,
+  labels: _PolicyLabels,
+): { rules: ParsedRule[]; defaultValue: number } {
   if (typeof policy === "number") {
-    return new ParsedPolicy([], _checkDefault(policy, 0, true));
+    return { rules: [], defaultValue: _checkDefault(policy, 0, true, labels) };
   }
   if (!Array.isArray(policy)) {
     throw new PolicyError(
-      `Expected a weight-decay policy (a number, or rules followed by a default number) but found ${
+      `Expected a ${labels.policy} (${labels.alternatives}) but found ${
         _describe(policy)
       }`,
       { received: policy },
@@ -321,25 +381,30 @@ export function parsePolicy(policy: unknown): ParsedPolicy {
   }
   if (policy.length === 0) {
     throw new PolicyError(
-      "Expected a weight-decay policy to end with a default number but found an empty list",
+      `Expected a ${labels.policy} to end with a default number but found an empty list`,
       { received: policy },
     );
   }
   const last = policy.length - 1;
-  const defaultValue = _checkDefault(policy[last], last, false);
+  const defaultValue = _checkDefault(policy[last], last, false, labels);
   const rules = policy.slice(0, last).map((rule, index) =>
     _parseRule(rule, index)
   );
-  return new ParsedPolicy(rules, defaultValue);
+  return { rules, defaultValue };
 }
 
-function _checkDefault(value: unknown, index: number, alone: boolean): number {
+function _checkDefault(
+  value: unknown,
+  index: number,
+  alone: boolean,
+  labels: _PolicyLabels,
+): number {
   const where = alone
-    ? "the default weight decay"
-    : `the default weight decay (entry ${index})`;
+    ? `the default ${labels.value}`
+    : `the default ${labels.value} (entry ${index})`;
   if (typeof value !== "number") {
     const hint = Array.isArray(value)
-      ? "; the last entry must be a bare number such as 1e-4, after the rules"
+      ? `; the last entry must be a bare number such as ${labels.example}, after the rules`
       : "";
     throw new PolicyError(
       `Expected ${where} to be a number but found ${_describe(value)}${hint}`,
@@ -357,7 +422,7 @@ function _checkDefault(value: unknown, index: number, alone: boolean): number {
       { ruleIndex: index, received: value },
     );
   }
-  return value + 0; // -0 and 0 are one weight decay
+  return value + 0; // -0 and 0 are one value
 }
 
 function _parseRule(rule: unknown, index: number): ParsedRule {

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import {
   explain,
   getParamGroups,
+  type GroupPolicy,
   namedParameters,
   NORM_TYPES,
   Parameter,
@@ -57,6 +58,7 @@ const REGEXES = [
   "(proj|kernel)",
 ];
 const VALUES = [0, 1e-5, 1e-4, -1, 5e-2, 0.1, -0];
+const SCALES = [0, 0.1, 0.65, 1, 10, -1, -0];
 
 interface Expected {
   name: string;
@@ -124,7 +126,11 @@ function randomModel(
 
 type RandomPolicy = { policy: WeightDecayPolicy; json: boolean };
 
-function randomPolicy(next: () => number): RandomPolicy {
+function randomRules(
+  next: () => number,
+  values: readonly number[],
+  defaults: readonly number[],
+): RandomPolicy {
   const pick = <T>(items: readonly T[]): T =>
     items[Math.floor(next() * items.length)]!;
   const rules: [number, unknown][] = [];
@@ -141,7 +147,7 @@ function randomPolicy(next: () => number): RandomPolicy {
       "norms",
       "where",
     ]);
-    const value = pick(VALUES);
+    const value = pick(values);
     if (kind === "regex") rules.push([value, pick(REGEXES)]);
     else if (kind === "names") {
       rules.push([value, [pick(CLASSES).name, pick(CLASSES).name]]);
@@ -155,44 +161,74 @@ function randomPolicy(next: () => number): RandomPolicy {
         rules.push([value, [pick(CLASSES), pick(CLASSES).name]]);
       } else {rules.push([
           value,
-          where(({ param }) => (param as Parameter).size <= 2),
+          where(({ param }) => param.size <= 2),
         ]);}
     }
   }
-  const fallback = pick([0, 1e-4, 5e-2]);
+  const fallback = pick(defaults);
   const policy = count === 0 && next() < 0.5 ? fallback : [...rules, fallback];
   return { policy: policy as WeightDecayPolicy, json };
 }
 
-/** basecls' `_get_weight_decay`, with Python's isinstance and re.findall written out. */
+/** A bare weight-decay policy, or a group policy with or without an lrScale policy. */
+function randomPolicy(
+  next: () => number,
+): { policy: WeightDecayPolicy | GroupPolicy; json: boolean } {
+  const weightDecay = randomRules(next, VALUES, [0, 1e-4, 5e-2]);
+  const form = Math.floor(next() * 3);
+  if (form === 0) return weightDecay;
+  if (form === 1) {
+    return {
+      policy: { weightDecay: weightDecay.policy },
+      json: weightDecay.json,
+    };
+  }
+  const lrScale = randomRules(next, SCALES, [1, 0, 0.5, 2]);
+  return {
+    policy: { weightDecay: weightDecay.policy, lrScale: lrScale.policy },
+    json: weightDecay.json && lrScale.json,
+  };
+}
+
+/** Whether a basecls pattern matches, with Python's isinstance and re.findall written out. */
+function referenceHit(
+  name: string,
+  owner: object,
+  param: Parameter,
+  pattern: unknown,
+): boolean {
+  if (typeof pattern === "string" || pattern instanceof RegExp) {
+    const source = typeof pattern === "string" ? pattern : pattern.source;
+    return [...name.matchAll(new RegExp(source, "g"))].length > 0;
+  }
+  if (typeof pattern === "function") return owner instanceof pattern;
+  if (Array.isArray(pattern)) {
+    return pattern.some((t) =>
+      typeof t === "function" ? owner instanceof t : isNamed(owner, t)
+    );
+  }
+  return (pattern as { where: (p: unknown) => boolean }).where({
+    name,
+    param,
+    owner,
+  });
+}
+
+/** basecls' `_get_weight_decay`: the value (the default for a negative one) and the rule. */
 function referenceDecision(
   name: string,
   owner: object,
   param: Parameter,
   policy: readonly unknown[],
 ): [number, number] {
+  const fallback = policy[policy.length - 1] as number;
   for (let i = 0; i < policy.length; i++) {
     const entry = policy[i];
     if (typeof entry === "number") return [entry, -1];
     const [value, pattern] = entry as [number, unknown];
-    let hit: boolean;
-    if (typeof pattern === "string" || pattern instanceof RegExp) {
-      const source = typeof pattern === "string" ? pattern : pattern.source;
-      hit = [...name.matchAll(new RegExp(source, "g"))].length > 0;
-    } else if (typeof pattern === "function") {
-      hit = owner instanceof pattern;
-    } else if (Array.isArray(pattern)) {
-      hit = pattern.some((t) =>
-        typeof t === "function" ? owner instanceof t : isNamed(owner, t)
-      );
-    } else {
-      hit = (pattern as { where: (p: unknown) => boolean }).where({
-        name,
-        param,
-        owner,
-      });
+    if (referenceHit(name, owner, param, pattern)) {
+      return [value < 0 ? fallback : value, i];
     }
-    if (hit) return [value, i];
   }
   throw new Error("unreachable: the policy ends with a number");
 }
@@ -208,55 +244,100 @@ function isNamed(owner: object, name: string): boolean {
   return false;
 }
 
-/** basecls' `get_param_groups`: wd -> params in insertion order; a negative value takes the default. */
-function referenceGroups(expected: Expected[], policy: WeightDecayPolicy) {
-  const list = typeof policy === "number"
-    ? [policy]
-    : policy as readonly unknown[];
-  const fallback = list[list.length - 1] as number;
+const asList = (policy: WeightDecayPolicy): readonly unknown[] =>
+  typeof policy === "number" ? [policy] : policy as readonly unknown[];
+
+/**
+ * basecls' `get_param_groups`, keyed by the pair (weight decay, lrScale) with each
+ * decided as basecls decides the weight decay; unused rules with their reasons.
+ */
+function referenceGroups(
+  expected: Expected[],
+  policy: WeightDecayPolicy | GroupPolicy,
+) {
+  const both = typeof policy === "object" && !Array.isArray(policy)
+    ? policy as GroupPolicy
+    : { weightDecay: policy as WeightDecayPolicy };
+  const wdList = asList(both.weightDecay as WeightDecayPolicy);
+  const scaleList = asList((both.lrScale ?? 1) as WeightDecayPolicy);
   const groups: {
     weightDecay: number;
+    lrScale: number;
     params: Parameter[];
     names: string[];
   }[] = [];
-  const rulesUsed = new Set<number>();
   const conflicts: unknown[] = [];
+  const decided: [number, number][] = [];
   for (const { name, param, owner, aliases } of expected) {
-    let [wd, rule] = referenceDecision(name, owner, param, list);
-    if (wd < 0) wd = fallback;
-    rulesUsed.add(rule);
-    let group = groups.find((g) => g.weightDecay === wd);
+    const [wd, rule] = referenceDecision(name, owner, param, wdList);
+    const [scale, scaleRule] = referenceDecision(
+      name,
+      owner,
+      param,
+      scaleList,
+    );
+    decided.push([rule, scaleRule]);
+    let group = groups.find((g) => g.weightDecay === wd && g.lrScale === scale);
     if (group === undefined) {
-      groups.push(group = { weightDecay: wd, params: [], names: [] });
+      group = { weightDecay: wd, lrScale: scale, params: [], names: [] };
+      groups.push(group);
     }
     group.params.push(param);
     group.names.push(name);
     for (const alias of aliases) {
-      let [aliasWd] = referenceDecision(alias.name, alias.owner, param, list);
-      if (aliasWd < 0) aliasWd = fallback;
-      if (aliasWd !== wd) {
+      const [aliasWd] = referenceDecision(
+        alias.name,
+        alias.owner,
+        param,
+        wdList,
+      );
+      const [aliasScale] = referenceDecision(
+        alias.name,
+        alias.owner,
+        param,
+        scaleList,
+      );
+      if (aliasWd !== wd || aliasScale !== scale) {
         conflicts.push({
           name,
           alias: alias.name,
           weightDecay: wd + 0,
           aliasWeightDecay: aliasWd + 0,
+          lrScale: scale + 0,
+          aliasLrScale: aliasScale + 0,
         });
       }
     }
   }
-  const unused = list.slice(0, -1).map((_, i) => i).filter((i) =>
-    !rulesUsed.has(i)
-  );
+  const unused = (which: "weightDecay" | "lrScale", list: readonly unknown[]) =>
+    list.slice(0, -1).flatMap((entry, i) => {
+      const column = which === "weightDecay" ? 0 : 1;
+      if (decided.some((d) => d[column] === i)) return [];
+      const pattern = (entry as [number, unknown])[1];
+      const first = expected.findIndex((e) =>
+        referenceHit(e.name, e.owner, e.param, pattern)
+      );
+      return [{
+        policy: which,
+        rule: i,
+        reason: first === -1 ? "no match" : "shadowed",
+        ...(first === -1 ? {} : { shadowedBy: decided[first]![column] }),
+      }];
+    });
   return {
-    groups: groups.map((g) => ({ ...g, weightDecay: g.weightDecay + 0 })),
-    unused,
+    groups: groups.map((g) => ({
+      ...g,
+      weightDecay: g.weightDecay + 0,
+      lrScale: g.lrScale + 0,
+    })),
+    unused: [...unused("weightDecay", wdList), ...unused("lrScale", scaleList)],
     conflicts,
   };
 }
 
-Deno.test("getParamGroups() agrees with the basecls reference on random models and policies", () => {
+Deno.test("getParamGroups() agrees with a basecls reference on random models and weight-decay and lrScale policies", () => {
   const cases = 400;
-  let tied = 0, negative = 0;
+  let tied = 0, negative = 0, scaled = 0;
   for (let seed = 1; seed <= cases; seed++) {
     const next = random(seed);
     const { model, expected } = randomModel(next);
@@ -272,7 +353,11 @@ Deno.test("getParamGroups() agrees with the basecls reference on random models a
     const groups = getParamGroups(walked, policy);
     assert.deepEqual(groups, reference.groups, why);
     const explained = explain(walked, policy);
-    assert.deepEqual(explained.unusedRules, reference.unused, why);
+    assert.deepEqual(
+      explained.unusedRules.map(({ pattern: _, ...rest }) => rest),
+      reference.unused,
+      why,
+    );
     assert.deepEqual(explained.aliasConflicts, reference.conflicts, why);
 
     const grouped = groups.flatMap((g) => g.params);
@@ -295,9 +380,24 @@ Deno.test("getParamGroups() agrees with the basecls reference on random models a
       );
     }
     tied += expected.some((e) => e.aliases.length > 0) ? 1 : 0;
-    negative += Array.isArray(policy) && (policy as unknown[]).some((r) =>
-        Array.isArray(r) && (r[0] as number) < 0
+    const lists = Array.isArray(policy)
+      ? [policy]
+      : typeof policy === "object"
+      ? [
+        (policy as GroupPolicy).weightDecay,
+        (policy as GroupPolicy).lrScale ?? 1,
+      ]
+      : [];
+    negative += lists.some((list) =>
+        Array.isArray(list) &&
+        (list as unknown[]).some((r) =>
+          Array.isArray(r) && (r[0] as number) < 0
+        )
       )
+      ? 1
+      : 0;
+    scaled += typeof policy === "object" && !Array.isArray(policy) &&
+        groups.some((g) => g.lrScale !== 1)
       ? 1
       : 0;
   }
@@ -306,4 +406,5 @@ Deno.test("getParamGroups() agrees with the basecls reference on random models a
     negative > cases / 10,
     `only ${negative} policies had negative rules`,
   );
+  assert.ok(scaled > cases / 10, `only ${scaled} cases had lrScales`);
 });

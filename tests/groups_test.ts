@@ -36,10 +36,10 @@ async function capturingLogs(
   return records;
 }
 
+/** A record's message with its values quoted as LogTape's text formatter quotes them. */
 const rendered = (record: LogRecord) =>
-  record.message.map((part) =>
-    typeof part === "string" ? part : JSON.stringify(part)
-  ).join("");
+  record.message.map((part, i) => i % 2 === 0 ? part : JSON.stringify(part))
+    .join("");
 
 Deno.test("getParamGroups() follows the basecls ResNet policy on a ResNet-50", () => {
   const model = new ResNet50();
@@ -148,7 +148,25 @@ Deno.test("getParamGroups() takes a model with namedParameters() and a parsed po
   const model = { namedParameters: () => namedParameters({ fc }) };
   const groups = getParamGroups(model, parsePolicy([[0, "bias"], 1]));
   assert.deepEqual(groups.map((g) => g.names), [["fc.weight"], ["fc.bias"]]);
-  assert.deepEqual(getParamGroups([], 1e-4), []);
+});
+
+Deno.test("getParamGroups() rejects a source without parameters, with a hint", () => {
+  assert.throws(() => getParamGroups([], 1e-4), {
+    name: "TypeError",
+    message:
+      "Expected source to yield at least one parameter but it yielded none: namedParameters(model) finds Parameter instances (pass isParameter for other tensor types), and a TensorFlow.js model needs tfjsNamedParameters(model)",
+  });
+  const tfjsModel = { name: "m", layers: [], trainableWeights: [] };
+  assert.throws(() => getParamGroups(tfjsModel as never, 1e-4), {
+    name: "TypeError",
+    message:
+      'Expected source to be an iterable of { name, param } but found a TensorFlow.js model; pass tfjsNamedParameters(model), from "@decoupled/weight-decay/tfjs"',
+  });
+  assert.throws(() => namedParameters(tfjsModel), {
+    name: "TypeError",
+    message:
+      'Expected root to be an object tree of Parameters but found a TensorFlow.js model; use tfjsNamedParameters(model), from "@decoupled/weight-decay/tfjs"',
+  });
 });
 
 Deno.test("getParamGroups() groups a tied parameter once, under its first name", () => {
@@ -265,7 +283,7 @@ Deno.test("getParamGroups() logs each group's names once when there are several"
   assert.deepEqual(infos.map((r) => r.properties.weightDecay), [1e-4, 0]);
   assert.equal(
     rendered(infos[1]!),
-    'Parameters with weight decay 0 (1): ["fc.bias"]',
+    'Parameters with weight decay 0 and lrScale 1 (1): ["fc.bias"]',
   );
 
   const single = await capturingLogs(() => getParamGroups(source, 1e-4));
@@ -284,7 +302,7 @@ Deno.test("getParamGroups() warns about rules that decided nothing", async () =>
   assert.deepEqual(warnings.map((r) => r.properties.ruleIndex), [0]);
   assert.equal(
     rendered(warnings[0]!),
-    'Rule 0 "bais" decided no parameter: a typo, or an earlier rule takes all it matches',
+    'Rule 0 "bais" matched no parameter: a typo?',
   );
 });
 
@@ -301,29 +319,34 @@ Deno.test("getParamGroups() takes a LogTape logger of the caller's category", as
   ]);
 });
 
-Deno.test("getParamGroups() logs to the logger it is given", () => {
-  const calls: [string, string, Record<string, unknown>][] = [];
+Deno.test("getParamGroups() gives a console-like logger rendered messages", () => {
+  const calls: unknown[][] = [];
   const logger = {
-    info: (message: string, props: Record<string, unknown>) =>
-      calls.push(["info", message, props]),
-    warn: (message: string, props: Record<string, unknown>) =>
-      calls.push(["warn", message, props]),
+    info: (...args: unknown[]) => calls.push(["info", ...args]),
+    warn: (...args: unknown[]) => calls.push(["warn", ...args]),
   };
-  getParamGroups([{ name: "a", param: 1 }, { name: "b", param: 2 }], [
-    [0, "a"],
-    [0, "zz"],
-    1,
-  ], {
-    logger: logger as never,
-  });
-  assert.deepEqual(
-    calls.map(([level, , props]) => [level, props.names ?? props.ruleIndex]),
+  getParamGroups([{ name: "a", param: 1 }, { name: "b", param: 2 }], {
+    weightDecay: [[0, "a"], [0, "zz"], 1],
+    lrScale: [[2, "a"], [3, "a"], 1],
+  }, { logger });
+  assert.deepEqual(calls, [
+    ["info", 'Parameters with weight decay 0 and lrScale 2 (1): ["a"]'],
+    ["info", 'Parameters with weight decay 1 and lrScale 1 (1): ["b"]'],
+    ["warn", 'Rule 1 "zz" matched no parameter: a typo?'],
     [
-      ["info", ["a"]],
-      ["info", ["b"]],
-      ["warn", 1],
+      "warn",
+      'lrScale rule 1 "a" decided no parameter: rule 0 decides every parameter it matches',
     ],
-  );
+  ]);
+});
+
+Deno.test("getParamGroups() rejects options it does not know", () => {
+  const source = [{ name: "a", param: 1 }];
+  assert.throws(() => getParamGroups(source, 1, { lr: 0.1 } as never), {
+    name: "TypeError",
+    message:
+      'Expected getParamGroups() options to have only the keys logger but found "lr"; pass the learning rate to step(lr), and scale it per group with lrScale',
+  });
 });
 
 Deno.test("explain() names the rule that decided each parameter", () => {
@@ -333,12 +356,21 @@ Deno.test("explain() names the rule that decided each parameter", () => {
     namedParameters({ conv, bn }),
     [[-1, "^conv"], [1e-5, "bias"], [0, NORM_TYPES], [3, "never"], 1e-4],
   );
+  const at = (weightDecay: number, rule: number) => ({
+    weightDecay,
+    rule,
+    lrScale: 1,
+    lrScaleRule: -1,
+    aliases: [],
+  });
   assert.deepEqual(assignments, [
-    { name: "conv.weight", weightDecay: 1e-4, rule: 0, aliases: [] },
-    { name: "bn.weight", weightDecay: 0, rule: 2, aliases: [] },
-    { name: "bn.bias", weightDecay: 1e-5, rule: 1, aliases: [] },
+    { name: "conv.weight", ...at(1e-4, 0) },
+    { name: "bn.weight", ...at(0, 2) },
+    { name: "bn.bias", ...at(1e-5, 1) },
   ]);
-  assert.deepEqual(unusedRules, [3]);
+  assert.deepEqual(unusedRules, [
+    { policy: "weightDecay", rule: 3, pattern: "never", reason: "no match" },
+  ]);
   assert.deepEqual(aliasConflicts, []);
 });
 
@@ -346,7 +378,13 @@ Deno.test("explain() counts a rule shadowed by an earlier one as unused", () => 
   const source = [{ name: "fc.bias", param: new Parameter([0]) }];
   assert.deepEqual(
     explain(source, [[0, "bias"], [1e-5, "fc\\.bias"], 1]).unusedRules,
-    [1],
+    [{
+      policy: "weightDecay",
+      rule: 1,
+      pattern: "fc\\.bias",
+      reason: "shadowed",
+      shadowedBy: 0,
+    }],
   );
 });
 
@@ -368,6 +406,8 @@ Deno.test("explain() lists a tied parameter with all its names and reports disag
     name: "embed.weight",
     weightDecay: 0,
     rule: 0,
+    lrScale: 1,
+    lrScaleRule: -1,
     aliases: ["lmHead.weight"],
   }]);
   assert.deepEqual(aliasConflicts, [
@@ -376,6 +416,8 @@ Deno.test("explain() lists a tied parameter with all its names and reports disag
       alias: "lmHead.weight",
       weightDecay: 0,
       aliasWeightDecay: 0.1,
+      lrScale: 1,
+      aliasLrScale: 1,
     },
   ]);
   const records = await capturingLogs(() =>
@@ -385,7 +427,7 @@ Deno.test("explain() lists a tied parameter with all its names and reports disag
   assert.equal(warnings.length, 1);
   assert.equal(
     rendered(warnings[0]!),
-    "Tied parameter embed.weight gets weight decay 0, but its alias lmHead.weight would get 0.1",
+    'Tied parameter "embed.weight" gets weight decay 0 and lrScale 1, but its alias "lmHead.weight" would get 0.1 and 1',
   );
   const agreeing = explain(namedParameters(model), [[0, "weight"], 0.1]);
   assert.deepEqual(agreeing.aliasConflicts, []);

@@ -99,7 +99,7 @@ export type {
 export { CpuDecay } from "./src/cpu_decay.ts";
 export { GpuDecay } from "./src/gpu_decay.ts";
 export type { GpuDecayOptions } from "./src/gpu_decay.ts";
-export type { AdamWOptions, AdamWState } from "./src/adamw.ts";
+export type { AdamWOptions, AdamWState, AdamWStateJson } from "./src/adamw.ts";
 export { CpuAdamW } from "./src/cpu_adamw.ts";
 export { GpuAdamW } from "./src/gpu_adamw.ts";
 export type { GpuAdamWOptions } from "./src/gpu_adamw.ts";

@@ -5,20 +5,28 @@
 import { _layoutArena, type _Piece } from "./_arena_layout.ts";
 import { ARENA_GROUP_ELEMENTS } from "./decay_kernel.ts";
 import type { _SegmentSpec } from "./_decay_plan.ts";
-import type { _CheckedGroup, _HostParam } from "./_check_groups.ts";
-import { type _Lifecycle, type _Range, _readBack } from "./_gpu.ts";
+import {
+  type _CheckedGroup,
+  _checkHostUnchanged,
+  type _HostEntry,
+  type _HostParam,
+} from "./_check_groups.ts";
+import type { _Range } from "./_gpu.ts";
 import { _describe } from "./_describe.ts";
 
 /** Where one parameter lives, the same in every buffer set of its arena. */
-export interface _Slot {
+export interface _Slot extends _HostEntry {
   /** Its name in its group, for messages. */
   readonly name: string;
-  readonly param: _HostParam;
   /** Its pieces: none for an empty tensor, several for one that spans shards. */
   readonly pieces: readonly _Piece[];
-  /** Its number of values. */
-  readonly size: number;
 }
+
+/** Reads lists of ranges back, as `_readWithState` does for an engine. */
+export type _ReadBack = (
+  lists: readonly (readonly _Range[])[],
+  each: (bytes: ArrayBuffer, index: number) => void,
+) => Promise<unknown>;
 
 /** Usage of every arena buffer: bound as storage, read back, written from the host. */
 const SHARD_USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC |
@@ -63,7 +71,9 @@ export class _Arena {
       group.params.forEach((param, i) =>
         slots.set(param, {
           name: group.names[i]!,
+          where: `group ${g} parameter ${_describe(group.names[i])}`,
           param,
+          data: param.data,
           pieces: layout.pieces[at]![i]!,
           size: param.data.length,
         })
@@ -133,20 +143,18 @@ export class _Arena {
    * at a time, so the host holds at most one shard besides the targets.
    *
    * @param target Where a parameter's values in set `set` go: an array of its size.
-   * @throws {Error} If the device is lost while waiting.
+   * @throws {Error} As `readBack` does.
    */
   async download(
-    device: GPUDevice,
-    lifecycle: _Lifecycle,
+    readBack: _ReadBack,
     sets: readonly (readonly GPUBuffer[])[],
-    label: string,
     target: (slot: _Slot, set: number) => Float32Array,
   ): Promise<void> {
     const shardCount = this.shardBytes.length;
     const lists = sets.flatMap((shards) =>
       shards.map((buffer) => [{ buffer, offset: 0, size: buffer.size }])
     );
-    await _readBack(device, lifecycle, lists, label, (bytes, index) => {
+    await readBack(lists, (bytes, index) => {
       const set = Math.floor(index / shardCount);
       const shard = index % shardCount;
       for (const slot of this.slots.values()) {
@@ -194,43 +202,28 @@ export class _Arena {
     }
   }
 
-  /** Copies the buffer set `shards` into every parameter's `data`, as `download` does. */
-  syncToHost(
-    device: GPUDevice,
-    lifecycle: _Lifecycle,
-    shards: readonly GPUBuffer[],
-    label: string,
-  ): Promise<void> {
-    return this.download(
-      device,
-      lifecycle,
-      [shards],
-      label,
-      (slot) => slot.param.data,
-    );
+  /**
+   * Copies the buffer set `shards` into every parameter's `data`, as `download` does,
+   * after checking every destination: nothing is written unless all can be.
+   *
+   * @throws {TypeError} If a parameter's data was detached, resized or replaced since
+   * it was laid out; nothing is read then.
+   * @throws {Error} As `readBack` does, before anything is written.
+   */
+  syncToHost(readBack: _ReadBack, shards: readonly GPUBuffer[]): Promise<void> {
+    _checkHostUnchanged([...this.slots.values()]);
+    return this.download(readBack, [shards], (slot) => slot.data);
   }
 
   /**
    * Queues the upload of every parameter's `data` into the buffer set `shards`.
    *
-   * @throws {TypeError} If a parameter's data no longer has the length it had when laid
-   * out; nothing is queued then.
+   * @throws {TypeError} If a parameter's data was detached, resized or replaced since
+   * it was laid out; nothing is queued then.
    */
   syncFromHost(queue: GPUQueue, shards: readonly GPUBuffer[]): void {
-    this.#checkHostSizes();
-    this.upload(queue, shards, (slot) => slot.param.data);
-  }
-
-  #checkHostSizes(): void {
-    for (const { name, param, size } of this.slots.values()) {
-      if (param.data.length !== size) {
-        throw new TypeError(
-          `Expected parameter ${
-            _describe(name)
-          } to still hold ${size} values but its data has ${param.data.length}`,
-        );
-      }
-    }
+    _checkHostUnchanged([...this.slots.values()]);
+    this.upload(queue, shards, (slot) => slot.data);
   }
 }
 

@@ -3,10 +3,12 @@
 
 import type { ParamGroup } from "./groups.ts";
 import { _describe } from "./_describe.ts";
+import { _checkKeys } from "./_check_keys.ts";
 
 /** A group as an engine keeps it: its own arrays, so later edits by the caller change nothing. */
 export interface _CheckedGroup<P> {
   readonly weightDecay: number;
+  readonly lrScale: number;
   readonly params: readonly P[];
   readonly names: readonly string[];
 }
@@ -15,9 +17,10 @@ export interface _CheckedGroup<P> {
  * Checks the shape of groups and that no parameter is in two places.
  *
  * @param checkParam Checks one parameter; `where` names it in messages.
- * @throws {TypeError} If groups is not an array of `{ weightDecay, params }`, or a
- * parameter appears twice.
- * @throws {RangeError} If a weight decay is not a finite number >= 0.
+ * @throws {TypeError} If groups is not an array of `{ weightDecay, params }`, a group
+ * has a key it does not know (such as PyTorch's `lr`), a parameter appears twice, or
+ * no group holds a parameter.
+ * @throws {RangeError} If a weight decay or lr scale is not a finite number >= 0.
  */
 export function _checkGroups<P>(
   groups: readonly ParamGroup<P>[],
@@ -31,7 +34,7 @@ export function _checkGroups<P>(
     );
   }
   const seen = new Map<unknown, string>();
-  return groups.map((group: unknown, g): _CheckedGroup<P> => {
+  const checked = groups.map((group: unknown, g): _CheckedGroup<P> => {
     if (typeof group !== "object" || group === null) {
       throw new TypeError(
         `Expected group ${g} to be { weightDecay, params } but found ${
@@ -39,17 +42,12 @@ export function _checkGroups<P>(
         }`,
       );
     }
-    const { weightDecay, params, names } = group as Partial<ParamGroup<P>>;
-    if (
-      typeof weightDecay !== "number" || !Number.isFinite(weightDecay) ||
-      weightDecay < 0
-    ) {
-      throw new RangeError(
-        `Expected group ${g} weightDecay to be a finite number >= 0 but found ${
-          _describe(weightDecay)
-        }`,
-      );
-    }
+    _checkKeys(group, `group ${g}`, GROUP_KEYS);
+    const { weightDecay, lrScale = 1, params, names } = group as Partial<
+      ParamGroup<P>
+    >;
+    _checkValue(weightDecay, `group ${g} weightDecay`);
+    _checkValue(lrScale, `group ${g} lrScale`);
     if (!Array.isArray(params)) {
       throw new TypeError(
         `Expected group ${g} params to be an array but found ${
@@ -72,11 +70,32 @@ export function _checkGroups<P>(
       checkParam(param, where);
     });
     return {
-      weightDecay: weightDecay + 0,
+      weightDecay: (weightDecay as number) + 0,
+      lrScale: lrScale + 0,
       params: [...params],
       names: ownNames,
     };
   });
+  if (seen.size === 0) {
+    throw new TypeError(
+      `Expected groups to hold at least one parameter but found ${
+        groups.length === 0 ? "no group" : `${groups.length} empty groups`
+      }: an engine without parameters would silently do nothing`,
+    );
+  }
+  return checked;
+}
+
+const GROUP_KEYS = ["weightDecay", "lrScale", "params", "names"] as const;
+
+function _checkValue(value: unknown, what: string): void {
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+    throw new RangeError(
+      `Expected ${what} to be a finite number >= 0 but found ${
+        _describe(value)
+      }`,
+    );
+  }
 }
 
 /** A parameter held on the host: values in a Float32Array. */
@@ -193,4 +212,49 @@ export function _foreignParam(engine: string, param: unknown): TypeError {
       _describe(param)
     }`,
   );
+}
+
+/** A host parameter as an engine captured it: the array it holds, and its length then. */
+export interface _HostEntry<P extends _HostParam = _HostParam> {
+  /** Names it in messages, e.g. `group 0 parameter "fc.bias"`. */
+  readonly where: string;
+  readonly param: P;
+  readonly data: Float32Array;
+  readonly size: number;
+}
+
+/** Captures the host parameters of checked groups, in group order. */
+export function _hostEntries<P extends _HostParam>(
+  groups: readonly _CheckedGroup<P>[],
+): _HostEntry<P>[] {
+  return groups.flatMap((group, g) =>
+    group.params.map((param, i) => ({
+      where: `group ${g} parameter ${_describe(group.names[i])}`,
+      param,
+      data: param.data,
+      size: param.data.length,
+    }))
+  );
+}
+
+/**
+ * Checks that every host parameter still holds its values in the array it had when
+ * the engine was made, with the same length: not detached, not resized, not replaced.
+ *
+ * @throws {TypeError} Naming the first parameter that changed; the caller has changed
+ * nothing yet.
+ */
+export function _checkHostUnchanged(entries: readonly _HostEntry[]): void {
+  for (let i = 0; i < entries.length; i++) {
+    const { where, param, data, size } = entries[i]!;
+    if (param.data === data && data.length === size) continue;
+    const found = param.data !== data
+      ? "its data was replaced by another array"
+      : (data.buffer as ArrayBuffer).detached
+      ? "its ArrayBuffer was detached"
+      : `its data now holds ${data.length} values`;
+    throw new TypeError(
+      `Expected ${where} to still hold its ${size} values in the array it had when the engine was made but ${found}`,
+    );
+  }
 }

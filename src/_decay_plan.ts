@@ -24,17 +24,10 @@ export interface _PlannedDispatch {
   readonly gridY: number;
 }
 
-/** How a kernel cuts its work, and what it needs besides the decay factors. */
+/** How a kernel cuts its work. */
 export interface _PlanOptions {
   /** Elements per chunk: one workgroup's work, as the kernel has it. */
   readonly chunkElements: number;
-  /**
-   * Per-step f32 scalars the kernel reads before the factors, a multiple of 4 (WGSL
-   * starts the factors at a 16-byte boundary after a struct of them).
-   *
-   * @default {0}
-   */
-  readonly stepScalars?: number;
   /**
    * Whether groups with weight decay 0 get chunks too: for kernels that do more than
    * decay. Otherwise they are left out, and cost nothing.
@@ -54,19 +47,9 @@ export interface _PlanOptions {
   readonly direct?: boolean;
 }
 
-/**
- * Cuts each dispatch's segments into chunks of at most `chunkElements`, and holds the
- * memory each step's values are written into.
- */
+/** Cuts each dispatch's segments into chunks of at most `chunkElements`. */
 export class _DecayPlan {
   readonly dispatches: readonly _PlannedDispatch[];
-  /** This step's values, as written to the ring: the scalars, then one factor per group. */
-  readonly step: Float32Array<ArrayBuffer>;
-  /** Bytes of the per-step binding. */
-  readonly stepBytes: number;
-  /** Bytes of one ring slot: `stepBytes` rounded up to the offset alignment. */
-  readonly slotBytes: number;
-  readonly #scalars: number;
   /** The groups that have chunks, for telling whether a step changes anything. */
   readonly #chunked: Uint32Array;
   readonly #everyGroup: boolean;
@@ -74,21 +57,17 @@ export class _DecayPlan {
   /**
    * @param dispatchSegments Per dispatch, its segments.
    * @param weightDecays Each group's weight decay.
-   * @param slotAlign The alignment of dynamic storage offsets (`minStorageBufferOffsetAlignment`).
    * @param maxPerDimension The most workgroups in one grid dimension.
    */
   constructor(
     dispatchSegments: readonly (readonly _SegmentSpec[])[],
     weightDecays: readonly number[],
-    slotAlign: number,
     maxPerDimension: number,
-    { chunkElements, stepScalars = 0, everyGroup = false, direct = false }:
-      _PlanOptions,
+    { chunkElements, everyGroup = false, direct = false }: _PlanOptions,
   ) {
     const chunked = (group: number) => everyGroup || weightDecays[group]! > 0;
     this.#chunked = Uint32Array.from([...weightDecays.keys()].filter(chunked));
     this.#everyGroup = everyGroup;
-    this.#scalars = stepScalars;
     this.dispatches = dispatchSegments.map((segments) => {
       const kept = segments.filter((s) => chunked(s.group) && s.end > s.begin);
       const entries = direct
@@ -106,24 +85,15 @@ export class _DecayPlan {
         gridY,
       };
     });
-    this.step = new Float32Array(
-      stepScalars + Math.max(1, weightDecays.length),
-    );
-    this.stepBytes = this.step.byteLength;
-    this.slotBytes = Math.ceil(this.stepBytes / slotAlign) * slotAlign;
   }
 
   /**
-   * Fills this step's values.
+   * Whether a step with these factors changes anything: some group with chunks has a
+   * factor other than 1, or the kernel does more than decay.
    *
    * @param factors One f32 factor per group.
-   * @param scalars The kernel's per-step scalars, if it has any.
-   * @returns True if the step changes anything: some group with chunks has a factor
-   * other than 1, or the kernel does more than decay.
    */
-  write(factors: Float32Array, scalars?: Float32Array): boolean {
-    if (scalars !== undefined) this.step.set(scalars);
-    this.step.set(factors, this.#scalars);
+  changes(factors: Float32Array): boolean {
     const chunked = this.#chunked;
     if (this.#everyGroup) return chunked.length > 0;
     for (let i = 0; i < chunked.length; i++) {
@@ -180,29 +150,4 @@ function _directChunks(
     }
   }
   return entries.flat();
-}
-
-/**
- * Records one dispatch per planned dispatch with chunks, into an open compute pass.
- * Allocates nothing: dynamic offsets go through `offsets`, an array made once.
- *
- * @param slotOffset The byte offset of this step's values in the ring.
- * @param offsets Scratch for dynamic offsets, at least one entry.
- */
-export function _recordDispatches(
-  pass: GPUComputePassEncoder,
-  pipeline: GPUComputePipeline,
-  bindGroups: readonly GPUBindGroup[],
-  plan: _DecayPlan,
-  slotOffset: number,
-  offsets: Uint32Array,
-): void {
-  pass.setPipeline(pipeline);
-  offsets[0] = slotOffset;
-  for (let d = 0; d < bindGroups.length; d++) {
-    const dispatch = plan.dispatches[d]!;
-    if (dispatch.chunkCount === 0) continue;
-    pass.setBindGroup(0, bindGroups[d]!, offsets, 0, 1);
-    pass.dispatchWorkgroups(dispatch.gridX, dispatch.gridY);
-  }
 }

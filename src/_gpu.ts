@@ -1,8 +1,9 @@
 // Copyright 2026 the weight-decay authors. MIT license.
 // WebGPU plumbing shared by the GPU engines: kernels cached per device, the lifecycle
-// (destroyed, device lost) that every public call checks, and reading ranges back.
+// (destroyed, device lost, a failed submission) that every public call checks, the
+// error scopes around the engine's own GPU work, and reading ranges back.
 
-import { _describe } from "./_describe.ts";
+import { _causeMessage, _describe } from "./_describe.ts";
 
 /** A compiled kernel and the layout of its one bind group. */
 export interface _Kernel {
@@ -11,27 +12,41 @@ export interface _Kernel {
 }
 
 // Weakly keyed, so a device can be destroyed or lost and collected with its kernels.
-const _kernels = new WeakMap<GPUDevice, Map<string, _Kernel>>();
+const _kernels = new WeakMap<GPUDevice, Map<string, unknown>>();
 
 /**
- * The kernel `key` for `device`, built by `build` the first time it is asked for.
+ * The object `key` for `device` (a kernel, a constant buffer), built by `build` the
+ * first time it is asked for.
  */
-export function _cachedKernel(
+export function _cachedKernel<T = _Kernel>(
   device: GPUDevice,
   key: string,
-  build: (device: GPUDevice) => _Kernel,
-): _Kernel {
+  build: (device: GPUDevice) => T,
+): T {
   let cache = _kernels.get(device);
   if (cache === undefined) _kernels.set(device, cache = new Map());
-  let kernel = cache.get(key);
+  let kernel = cache.get(key) as T | undefined;
   if (kernel === undefined) cache.set(key, kernel = build(device));
   return kernel;
 }
 
+/** One binding of a kernel's bind group. */
+export interface _BindingSpec {
+  readonly type: GPUBufferBindingType;
+  /** Bound with a dynamic offset (per-step values). */
+  readonly dynamic?: boolean;
+}
+
+/** Bindings of these types, in order, none dynamic. */
+export function _bindings(
+  ...types: readonly GPUBufferBindingType[]
+): _BindingSpec[] {
+  return types.map((type) => ({ type }));
+}
+
 /**
- * Builds a compute kernel from WGSL whose bind group holds, in order: the chunk table
- * (read-only storage), the step's values (read-only storage, dynamic offset), then one
- * storage buffer per entry of `values`, of that type.
+ * Builds a compute kernel from WGSL whose one bind group holds `bindings` in order,
+ * numbered from 0.
  *
  * @param entryPoint The name of the kernel's compute entry point.
  */
@@ -39,31 +54,16 @@ export function _buildKernel(
   device: GPUDevice,
   label: string,
   code: string,
-  values: readonly GPUBufferBindingType[],
+  bindings: readonly _BindingSpec[],
   entryPoint: string,
 ): _Kernel {
-  const entries: GPUBindGroupLayoutEntry[] = [
-    {
-      binding: 0,
-      visibility: GPUShaderStage.COMPUTE,
-      buffer: { type: "read-only-storage" },
-    },
-    {
-      binding: 1,
-      visibility: GPUShaderStage.COMPUTE,
-      buffer: { type: "read-only-storage", hasDynamicOffset: true },
-    },
-  ];
-  values.forEach((type, b) =>
-    entries.push({
-      binding: b + 2,
-      visibility: GPUShaderStage.COMPUTE,
-      buffer: { type },
-    })
-  );
   const layout = device.createBindGroupLayout({
     label: `${label} bind group layout`,
-    entries,
+    entries: bindings.map(({ type, dynamic = false }, binding) => ({
+      binding,
+      visibility: GPUShaderStage.COMPUTE,
+      buffer: { type, hasDynamicOffset: dynamic },
+    })),
   });
   const module = device.createShaderModule({ label: `${label} shader`, code });
   const pipeline = device.createComputePipeline({
@@ -92,23 +92,78 @@ export function _checkDevice(device: unknown): asserts device is GPUDevice {
   }
 }
 
+/** The error filters every scope of the engine's own GPU work opens, innermost last. */
+const SCOPES: readonly GPUErrorFilter[] = [
+  "internal",
+  "out-of-memory",
+  "validation",
+];
+
 /**
- * Tracks whether an engine may still be used: not destroyed, and its device not lost.
+ * Runs `work` (GPU calls only, no awaits) inside validation, out-of-memory and internal
+ * error scopes, so that errors it causes reach the engine instead of the caller's
+ * scopes or the void.
+ *
+ * @returns What `work` returns, and a promise of the first GPU error it caused (or null).
+ */
+export function _scoped<T>(
+  device: GPUDevice,
+  work: () => T,
+): { result: T; error: Promise<GPUError | null> } {
+  for (const filter of SCOPES) device.pushErrorScope(filter);
+  const pop = () => SCOPES.map(() => device.popErrorScope());
+  let result: T;
+  try {
+    result = work();
+  } catch (thrown) {
+    // Popped even when work throws, so the device's scope stack stays balanced.
+    for (const popped of pop()) popped.catch(() => {});
+    throw thrown;
+  }
+  const error = Promise.all(pop()).then((errors) =>
+    errors.find((e) => e !== null) ?? null
+  );
+  return { result, error };
+}
+
+/**
+ * Tracks whether an engine may still be used: not destroyed, its device not lost, and
+ * none of its own GPU work rejected. The last two are sticky, like a lost device: every
+ * later call throws the error.
  */
 export class _Lifecycle {
   readonly #name: string;
   #destroyed = false;
-  #lost: GPUDeviceLostInfo | undefined;
-  readonly #whenLost: Promise<never>;
+  #failure: Error | undefined;
+  readonly #whenFailed: Promise<never>;
+  readonly #lostPromise: Promise<GPUDeviceLostInfo>;
+  #fail!: (error: Error) => void;
 
   constructor(device: GPUDevice, name: string) {
     this.#name = name;
-    this.#whenLost = device.lost.then((info) => {
-      this.#lost = info;
-      throw this.#lostError();
+    this.#whenFailed = new Promise<never>((_, reject) => {
+      this.#fail = reject;
     });
     // Reads race against this promise; nobody else awaits it.
-    this.#whenLost.catch(() => {});
+    this.#whenFailed.catch(() => {});
+    this.#lostPromise = device.lost;
+    device.lost.then((info) =>
+      this.#record(
+        new Error(
+          `${name} cannot run: its GPU device was lost (reason: ${info.reason}${
+            info.message ? `, ${_causeMessage(info.message)}` : ""
+          })`,
+        ),
+      )
+    );
+  }
+
+  /** Resolves true once the device is lost, or false after a macrotask. */
+  lostSoon(): Promise<boolean> {
+    return Promise.race([
+      this.#lostPromise.then(() => true),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 0)),
+    ]);
   }
 
   /** Marks the engine destroyed; returns false if it already was. */
@@ -119,25 +174,48 @@ export class _Lifecycle {
   }
 
   /**
-   * @throws {Error} If the engine was destroyed or its device lost.
+   * @throws {Error} If the engine was destroyed, its device lost, or its GPU work failed.
    */
   check(): void {
     if (this.#destroyed) throw new Error(`${this.#name} has been destroyed`);
-    if (this.#lost !== undefined) throw this.#lostError();
+    if (this.#failure !== undefined) throw this.#failure;
   }
 
-  /** Settles like `promise`, or rejects with the device-lost error if the device is lost first. */
-  race<T>(promise: Promise<T>): Promise<T> {
-    return Promise.race([promise, this.#whenLost]);
-  }
-
-  #lostError(): Error {
-    const info = this.#lost!;
-    return new Error(
-      `${this.#name} cannot run: its GPU device was lost (reason: ${info.reason}${
-        info.message ? `, ${info.message}` : ""
-      })`,
+  /**
+   * Makes the engine fail from now on, because `operation` failed on the GPU.
+   *
+   * @returns The error every later call throws.
+   */
+  fail(operation: string, cause: unknown): Error {
+    const error = new Error(
+      `${this.#name}.${operation} failed on the GPU, so the engine can no longer be trusted and refuses every call: ${
+        cause instanceof GPUError
+          ? _causeMessage(cause.message)
+          : _causeMessage(cause)
+      }`,
+      { cause },
     );
+    return this.#record(error);
+  }
+
+  /** Watches the GPU error of the engine's own `operation`: the next call throws it. */
+  watch(operation: string, error: Promise<GPUError | null>): void {
+    error.then((found) => {
+      if (found !== null) this.fail(operation, found);
+    });
+  }
+
+  /** Settles like `promise`, or rejects with the engine's failure if it fails first. */
+  race<T>(promise: Promise<T>): Promise<T> {
+    return Promise.race([promise, this.#whenFailed]);
+  }
+
+  #record(error: Error): Error {
+    if (this.#failure === undefined) {
+      this.#failure = error;
+      this.#fail(error);
+    }
+    return this.#failure;
   }
 }
 
@@ -152,16 +230,17 @@ export interface _Range {
  * Reads byte ranges back to the host in one submit and one map.
  *
  * @returns The ranges' bytes, concatenated.
- * @throws {Error} If the device is lost before the map completes.
+ * @throws {Error} As {@linkcode _readBack} does.
  */
 export async function _readRanges(
   device: GPUDevice,
   lifecycle: _Lifecycle,
   ranges: readonly _Range[],
   label: string,
+  operation: string,
 ): Promise<ArrayBuffer> {
   let result = new ArrayBuffer(0);
-  await _readBack(device, lifecycle, [ranges], label, (bytes) => {
+  await _readBack(device, lifecycle, [ranges], label, operation, (bytes) => {
     result = bytes.slice(0);
   });
   return result;
@@ -169,44 +248,58 @@ export async function _readRanges(
 
 /**
  * Reads lists of byte ranges back to the host: each list into a staging buffer of its
- * own, all copied in one submit, so they show one moment of the queue even when more
- * work is submitted while waiting; then maps the staging buffers one at a time.
+ * own, all copied in one submit inside error scopes, so they show one moment of the
+ * queue even when more work is submitted while waiting; then maps the staging buffers
+ * one at a time. Nothing is handed to `each` before every copy is known to have
+ * succeeded: a failed copy rejects, and makes the engine fail.
  *
  * @param each Gets each list's bytes, concatenated, with its index; the bytes are
  * valid only during the call. Lists without bytes are skipped.
- * @throws {Error} If the device is lost before a map completes.
+ * @throws {Error} If a copy fails on the GPU (a destroyed or foreign buffer), the device
+ * is lost before a map completes, or the engine failed before.
  */
 export async function _readBack(
   device: GPUDevice,
   lifecycle: _Lifecycle,
   lists: readonly (readonly _Range[])[],
   label: string,
+  operation: string,
   each: (bytes: ArrayBuffer, index: number) => void,
 ): Promise<void> {
   const sizes = lists.map((ranges) =>
     ranges.reduce((bytes, range) => bytes + range.size, 0)
   );
   if (sizes.every((size) => size === 0)) return;
-  const stagings = sizes.map((size, i) =>
-    size === 0 ? undefined : device.createBuffer({
-      label: `${label} staging ${i}`,
-      size,
-      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-    })
-  );
-  try {
+  const { result: stagings, error } = _scoped(device, () => {
+    const stagings = sizes.map((size, i) =>
+      size === 0 ? undefined : device.createBuffer({
+        label: `${label} staging ${i}`,
+        size,
+        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      })
+    );
     const encoder = device.createCommandEncoder({ label: `${label} copy` });
     lists.forEach((ranges, i) => {
       let at = 0;
       for (const { buffer, offset, size } of ranges) {
+        if (size === 0) continue;
         encoder.copyBufferToBuffer(buffer, offset, stagings[i]!, at, size);
         at += size;
       }
     });
     device.queue.submit([encoder.finish()]);
+    return stagings;
+  });
+  try {
+    const failed = await lifecycle.race(error);
+    if (failed !== null) throw await _failure(lifecycle, operation, failed);
     for (const [i, staging] of stagings.entries()) {
       if (staging === undefined) continue;
-      await lifecycle.race(staging.mapAsync(GPUMapMode.READ));
+      try {
+        await lifecycle.race(staging.mapAsync(GPUMapMode.READ));
+      } catch (cause) {
+        throw await _failure(lifecycle, operation, cause);
+      }
       lifecycle.check();
       each(staging.getMappedRange(), i);
       // Freed as soon as it is read, so at most one mapped copy is alive at a time.
@@ -216,4 +309,22 @@ export async function _readBack(
   } finally {
     for (const staging of stagings) staging?.destroy();
   }
+}
+
+/**
+ * The error of a failed read: the device's loss if it was lost meanwhile (which fails
+ * every copy and map), else the engine's failure for `cause`.
+ */
+async function _failure(
+  lifecycle: _Lifecycle,
+  operation: string,
+  cause: unknown,
+): Promise<unknown> {
+  await lifecycle.lostSoon();
+  try {
+    lifecycle.check();
+  } catch (error) {
+    return error;
+  }
+  return lifecycle.fail(operation, cause);
 }

@@ -84,6 +84,7 @@ export class _TfjsFusedPass {
         group.weightDecay !== 0 && group.params[i]!.size > 0;
       return {
         weightDecay: group.weightDecay,
+        lrScale: group.lrScale,
         params: group.params.filter(kept),
         names: group.names.filter(kept),
       };
@@ -139,6 +140,7 @@ export class _TfjsFusedPass {
     let next = 0;
     const groups = this.#groups.map((group): ParamGroup<GPUBufferBinding> => ({
       weightDecay: group.weightDecay,
+      lrScale: group.lrScale,
       params: group.params.map((variable) => ({
         buffer: buffers[next++]!,
         offset: 0,

@@ -38,6 +38,26 @@ export interface AdamWOptions extends DecayOptions {
    * @default {1e-8}
    */
   eps?: number;
+  /**
+   * Clips the gradients by their global L2 norm before each step, as PyTorch's
+   * `torch.nn.utils.clip_grad_norm_(params, maxGradNorm)` does before `optimizer.step()`:
+   * with `norm = sqrt(sum of g²)` over every gradient of every group, each gradient is
+   * multiplied by `min(1, maxGradNorm / (norm + 1e-6))` (in f32). The gradients as
+   * written are left as they are. On the GPU the norm is reduced in the step's own
+   * submission: nothing is read back. A step whose norm is not finite is not clipped
+   * (use `skipNonFinite`). A number > 0: finite in f32, or `Infinity` to compute the
+   * norm for `gradNorm()` without clipping. Unset: no clipping and no norm.
+   */
+  maxGradNorm?: number;
+  /**
+   * Skips every step whose gradients hold a NaN or an infinity, or whose sum of squares
+   * reaches `2 ** 127` (past f32, where the GPU sums): such a step changes nothing, not
+   * the parameters, the moments or the step count, as PyTorch's `GradScaler` skips
+   * `optimizer.step()` after an overflow. `gradNorm()` then reports NaN or Infinity.
+   *
+   * @default {false}
+   */
+  skipNonFinite?: boolean;
 }
 
 /**
@@ -45,27 +65,33 @@ export interface AdamWOptions extends DecayOptions {
  * parameter. {@linkcode GpuAdamW.state} and {@linkcode CpuAdamW.state} return it, and
  * `loadState` on either engine takes it back, so training can move between them.
  *
- * It holds no parameter values: save those yourself (they are the model).
+ * It holds no parameter values: save those yourself (they are the model), or save
+ * both with `saveCheckpoint`. `JSON.stringify(state)` writes the moments as arrays of
+ * numbers, and `loadState` takes them back, bit for bit.
  *
- * @example Saving state as JSON-friendly arrays
+ * @example Saving state as JSON, and resuming from it
  * ```ts
  * import { type AdamWState, CpuAdamW, Parameter } from "@decoupled/weight-decay";
  * import assert from "node:assert/strict";
  *
  * const weight = new Parameter([1, 2]);
  * weight.grad = new Float32Array([0.1, -0.1]);
- * const adamw = new CpuAdamW([{ weightDecay: 0.01, params: [weight], names: ["w"] }]);
+ * const groups = [{ weightDecay: 0.01, params: [weight], names: ["w"] }];
+ * const adamw = new CpuAdamW(groups);
  * adamw.step(1e-3);
  * const state: AdamWState = adamw.state();
- * const saved = JSON.stringify({
- *   step: state.step,
- *   params: state.params.map(({ name, m, v }) => ({ name, m: [...m], v: [...v] })),
- * });
- * assert.equal(JSON.parse(saved).step, 1);
+ * const text = JSON.stringify(state);
+ *
+ * const resumed = new CpuAdamW(groups);
+ * resumed.loadState(JSON.parse(text));
+ * assert.deepEqual(resumed.state(), state);
  * ```
  */
 export interface AdamWState {
-  /** Steps taken so far, `t`; the next step is `t + 1`. A non-negative integer. */
+  /**
+   * Steps taken so far, `t` (skipped steps do not count); the next step is `t + 1`. An
+   * integer from 0 to `2 ** 32 - 1`.
+   */
   step: number;
   /**
    * One entry per parameter, in the engine's order (group by group, each group's
@@ -73,4 +99,19 @@ export interface AdamWState {
    * moment `v`, each with as many values as the parameter.
    */
   params: { name: string; m: Float32Array; v: Float32Array }[];
+}
+
+/**
+ * An {@linkcode AdamWState} as `JSON.parse` gives it back: moments as arrays of numbers.
+ * `loadState` takes either form.
+ */
+export interface AdamWStateJson {
+  /** Steps taken so far. */
+  step: number;
+  /** One entry per parameter, in the engine's order. */
+  params: {
+    name: string;
+    m: Float32Array | readonly number[];
+    v: Float32Array | readonly number[];
+  }[];
 }

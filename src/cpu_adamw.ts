@@ -5,44 +5,60 @@
  * @module
  */
 
-import type { AdamWOptions, AdamWState } from "./adamw.ts";
+import type { AdamWOptions, AdamWState, AdamWStateJson } from "./adamw.ts";
 import type { ParamGroup } from "./groups.ts";
 import type { Parameter } from "./parameter.ts";
 import { _checkScaling, _DecayFactors } from "./_factors.ts";
-import { _checkHostGroups } from "./_check_groups.ts";
 import {
-  _AdamWScalars,
+  _checkHostGroups,
+  _checkHostUnchanged,
+  _hostEntries,
+  type _HostEntry,
+} from "./_check_groups.ts";
+import {
+  type _AdamWHyper,
+  _biasCorrection2Sqrt,
   _checkAdamWOptions,
   _checkState,
+  _checkStepSizes,
   _checkValues,
-  BETA1,
-  BETA2,
-  BIAS_CORRECTION2_SQRT,
-  EPS,
-  ONE_MINUS_BETA1,
-  ONE_MINUS_BETA2,
-  STEP_SIZE,
+  _clipCoefficient,
+  _fmaF32,
+  _gradNorm,
+  _jsonFriendly,
+  _stepSize,
+  ADAMW_OPTION_HINTS,
+  ADAMW_OPTION_KEYS,
 } from "./_adamw.ts";
-import { _describe } from "./_describe.ts";
+import { _checkKeys } from "./_check_keys.ts";
 
 /** One parameter as the engine keeps it. */
-interface _Entry {
+interface _Entry extends _HostEntry<Parameter> {
   readonly name: string;
-  /** Names it in messages, e.g. `group 0 parameter "fc.bias"`. */
-  readonly where: string;
-  readonly param: Parameter;
+  readonly group: number;
   readonly m: Float32Array;
   readonly v: Float32Array;
 }
 
 /**
- * AdamW as `torch.optim.AdamW` computes it, on the host, in f32: per step and per value,
- * the group's decoupled decay `p = p * Math.fround(1 - s(lr) * weightDecay)`, then
- * `m = b1 * m + (1 - b1) * g`, `v = b2 * v + (1 - b2) * g * g` and
- * `p = p - step_size * m / (sqrt(v) / sqrt(1 - b2^t) + eps)` with
- * `step_size = lr / (1 - b1^t)`, in the op order of PyTorch's fused CUDA kernel, each
- * operation rounded to f32. Scalars are computed once per step in f64 and rounded to
- * f32, as {@linkcode GpuAdamW} computes them.
+ * AdamW on the host in f32, exactly as `torch.optim.AdamW` computes it on a CPU with
+ * AVX2 or AVX-512 (its default single-tensor path), and the reference
+ * {@linkcode GpuAdamW} is tested against. Per step `t` and per value, with the group's
+ * learning rate `lr_g = lr * lrScale` and gradient `g` (times the clip coefficient
+ * under `maxGradNorm`):
+ *
+ * - `p = p * Math.fround(1 - s(lr_g) * weightDecay)` (`param.mul_(1 - lr * wd)`);
+ * - `m = fma(1 - b1, g - m, m)` (`exp_avg.lerp_(grad, 1 - beta1)`, one rounding, as
+ *   PyTorch's vectorized lerp; for `1 - b1 >= 0.5`, `fma(-b1, g - m, g)`);
+ * - `v = fma((1 - b2) * g, g, b2 * v)` (`exp_avg_sq.mul_(beta2).addcmul_(grad, grad, 1 - beta2)`);
+ * - `p = p + (-step_size * m) / (sqrt(v) / sqrt(1 - b2^t) + eps)` with
+ *   `step_size = lr_g / (1 - b1^t)` and `sqrt(1 - b2^t)` computed in f64 and rounded
+ *   once to f32 (`param.addcdiv_(exp_avg, denom, value=-step_size)`),
+ *
+ * every other operation rounded to f32. Measured against `torch.optim.AdamW` 2.13
+ * (see the README), the parameters and moments are equal bit for bit without
+ * clipping; PyTorch's own norm of `clip_grad_norm_` rounds differently from this one's
+ * (f64 over every value), so with clipping they agree within a few ULP.
  *
  * Gradients are read from each parameter's `grad`. Groups with weight decay 0 still get
  * the Adam update. The step count `t` is kept by the engine; moments start at zero.
@@ -63,134 +79,203 @@ interface _Entry {
  */
 export class CpuAdamW {
   readonly #factors: _DecayFactors;
-  readonly #scalars: _AdamWScalars;
-  readonly #groups: readonly (readonly _Entry[])[];
+  readonly #hyper: _AdamWHyper;
+  readonly #entries: readonly _Entry[];
   #step = 0;
+  #gradNorm: number | undefined;
 
   /**
    * Prepares AdamW for the groups, with both moments of every parameter at zero.
    *
    * @param groups The parameter groups, e.g. from {@linkcode getParamGroups}.
-   * @param options Adam's betas and eps, and the decay scaling.
-   * @throws {TypeError} If the groups are malformed, a parameter has no `Float32Array`
-   * data, two parameters share memory, or `betas` is not a pair.
-   * @throws {RangeError} If a weight decay is not finite and >= 0, a beta is not in
-   * [0, 1), `eps` is not finite and at least `2 ** -126`, or the scaling needs a `maxLr`
-   * that is missing or not > 0.
+   * @param options Adam's betas and eps, clipping and skipping, and the decay scaling.
+   * @throws {TypeError} If the groups are malformed or have an unknown key, a parameter
+   * has no `Float32Array` data, two parameters share memory, `betas` is not a pair, or
+   * an option is unknown.
+   * @throws {RangeError} If a weight decay or lrScale is not finite and >= 0, a beta is
+   * not in [0, 1), `eps` is not finite and at least `2 ** -126`, `maxGradNorm` is not >
+   * 0, or the scaling needs a `maxLr` that is missing or not > 0.
    */
   constructor(groups: ParamGroup<Parameter>[], options?: AdamWOptions) {
+    _checkKeys(
+      options,
+      "CpuAdamW options",
+      ADAMW_OPTION_KEYS,
+      ADAMW_OPTION_HINTS,
+    );
     const scaling = _checkScaling(options);
-    const hyper = _checkAdamWOptions(options);
+    this.#hyper = _checkAdamWOptions(options);
     const checked = _checkHostGroups(groups);
     this.#factors = new _DecayFactors(checked, scaling);
-    this.#scalars = new _AdamWScalars(hyper);
-    this.#groups = checked.map((group, g) =>
-      group.params.map((param, i) => ({
-        name: group.names[i]!,
-        where: `group ${g} parameter ${_describe(group.names[i])}`,
-        param,
-        m: new Float32Array(param.data.length),
-        v: new Float32Array(param.data.length),
-      }))
+    const names = checked.flatMap((group, g) =>
+      group.names.map((name) => ({ name, group: g }))
     );
+    this.#entries = _hostEntries(checked).map((entry, i) => ({
+      ...entry,
+      ...names[i]!,
+      m: new Float32Array(entry.size),
+      v: new Float32Array(entry.size),
+    }));
   }
 
   /**
    * Takes one AdamW step with every parameter's `grad`.
    *
    * @param lr The learning rate, finite and >= 0.
-   * @throws {RangeError} If `lr` is negative or not finite, `s(lr) * weightDecay > 1` for
-   * a group, or a gradient does not hold as many values as its parameter.
-   * @throws {TypeError} If a parameter's `grad` is not a `Float32Array`.
+   * @throws {RangeError} If `lr` is negative or not finite, a group's learning rate or
+   * step size is not finite in f32, `s(lr) * weightDecay > 1` for a group, or a
+   * gradient does not hold as many values as its parameter.
+   * @throws {TypeError} If a parameter's `grad` is not a `Float32Array`, or its `data`
+   * was detached, resized or replaced since the engine was made.
    * Nothing changes when it throws, the step count included.
    */
   step(lr: number): void {
     const factors = this.#factors.compute(lr);
-    const groups = this.#groups;
-    for (const entries of groups) {
-      for (const { param, where } of entries) {
-        _checkValues(param.grad, param.data.length, `the gradient of ${where}`);
-      }
+    const { groupLr } = this.#factors;
+    const hyper = this.#hyper;
+    _checkStepSizes(groupLr, hyper);
+    const entries = this.#entries;
+    _checkHostUnchanged(entries);
+    for (const { param, where, size } of entries) {
+      _checkValues(param.grad, size, `the gradient of ${where}`);
     }
-    const scalars = this.#scalars.compute(lr, ++this.#step);
-    for (let g = 0; g < groups.length; g++) {
-      const entries = groups[g]!;
-      for (let i = 0; i < entries.length; i++) {
-        const { param, m, v } = entries[i]!;
-        _update(param.data, param.grad!, m, v, factors[g]!, scalars);
-      }
+    let coefficient = 1;
+    if (hyper.maxGradNorm !== 0 || hyper.skipNonFinite) {
+      const norm = this.#globalNorm();
+      this.#gradNorm = norm;
+      if (hyper.skipNonFinite && !Number.isFinite(norm)) return;
+      coefficient = _clipCoefficient(norm, hyper.maxGradNorm);
     }
+    const t = ++this.#step;
+    const bc2Sqrt = _biasCorrection2Sqrt(hyper.beta2, t);
+    for (const { group, data, param, m, v } of entries) {
+      _update(
+        data,
+        param.grad!,
+        m,
+        v,
+        factors[group]!,
+        _stepSize(groupLr[group]!, hyper.beta1, t),
+        bc2Sqrt,
+        coefficient,
+        hyper,
+      );
+    }
+  }
+
+  /**
+   * The global gradient norm of the last step, before clipping: the value PyTorch's
+   * `clip_grad_norm_` returns. A skipped step has one too (NaN or Infinity).
+   *
+   * @returns The norm, rounded to f32.
+   * @throws {TypeError} If neither `maxGradNorm` nor `skipNonFinite` is set, since the
+   * norm is computed only then (set `maxGradNorm: Infinity` to compute it without
+   * clipping).
+   * @throws {Error} If no step has been taken.
+   */
+  gradNorm(): number {
+    const { maxGradNorm, skipNonFinite } = this.#hyper;
+    if (maxGradNorm === 0 && !skipNonFinite) {
+      throw new TypeError(
+        "gradNorm() needs maxGradNorm or skipNonFinite, which compute the norm; set maxGradNorm: Infinity to compute it without clipping",
+      );
+    }
+    if (this.#gradNorm === undefined) {
+      throw new Error("CpuAdamW.gradNorm(): no step has been taken yet");
+    }
+    return this.#gradNorm;
   }
 
   /**
    * The step count and copies of both moments of every parameter.
    *
    * @returns The state, which {@linkcode CpuAdamW.loadState} and
-   * {@linkcode GpuAdamW.loadState} take back.
+   * {@linkcode GpuAdamW.loadState} take back, also through JSON.
    */
   state(): AdamWState {
-    return {
+    return _jsonFriendly({
       step: this.#step,
-      params: this.#groups.flat().map(({ name, m, v }) => ({
+      params: this.#entries.map(({ name, m, v }) => ({
         name,
         m: m.slice(),
         v: v.slice(),
       })),
-    };
+    });
   }
 
   /**
    * Restores a state saved by `state()` of this engine or of a {@linkcode GpuAdamW} over
-   * the same groups. The values are copied.
+   * the same groups, as it is or after a JSON round trip. The values are copied.
    *
    * @param state The step count and moments, one entry per parameter in order.
    * @throws {TypeError} If the state is not `{ step, params }`, an entry names another
-   * parameter, or a moment is not a `Float32Array`.
-   * @throws {RangeError} If the step is not an integer >= 0, or the number of entries or
-   * of a moment's values is wrong. Nothing changes when it throws.
+   * parameter, or a moment is neither a `Float32Array` nor an array of numbers.
+   * @throws {RangeError} If the step is not an integer from 0 to `2 ** 32 - 1`, the
+   * number of entries or of a moment's values is wrong, a first moment is not finite,
+   * or a second moment is negative or not finite (the message names the parameter and
+   * the index). Nothing changes when it throws.
    */
-  loadState(state: AdamWState): void {
-    const entries = this.#groups.flat();
-    const { step, params } = _checkState(
-      state,
-      entries.map(({ name, param }) => ({ name, size: param.data.length })),
-    );
+  loadState(state: AdamWState | AdamWStateJson): void {
+    const entries = this.#entries;
+    const { step, params } = _checkState(state, entries);
     entries.forEach(({ m, v }, i) => {
       m.set(params[i]!.m);
       v.set(params[i]!.v);
     });
     this.#step = step;
   }
+
+  /** Sums every gradient's squares in f64, noting NaN and infinities. */
+  #globalNorm(): number {
+    let sum = 0;
+    let hasNaN = false;
+    let hasInfinity = false;
+    for (const { param } of this.#entries) {
+      const grad = param.grad!;
+      for (let i = 0; i < grad.length; i++) {
+        const value = grad[i]!;
+        if (Number.isFinite(value)) sum += value * value;
+        else if (Number.isNaN(value)) hasNaN = true;
+        else hasInfinity = true;
+      }
+    }
+    return _gradNorm(sum, hasNaN, hasInfinity);
+  }
 }
 
-/**
- * One AdamW step of one tensor, each operation rounded to f32. An f64 operation on f32
- * values rounded once to f32 gives the correctly rounded f32 result for `+ - * /` and
- * `sqrt`, so `Math.fround` of each is exactly the f32 operation.
- */
+/** One AdamW step of one tensor, each operation rounded to f32 as PyTorch rounds it. */
 function _update(
   p: Float32Array,
   g: Float32Array,
   m: Float32Array,
   v: Float32Array,
   factor: number,
-  scalars: Float32Array,
+  stepSize: number,
+  bc2Sqrt: number,
+  coefficient: number,
+  { beta1, beta2, eps }: _AdamWHyper,
 ): void {
   const f = Math.fround;
-  const beta1 = scalars[BETA1]!;
-  const oneMinusBeta1 = scalars[ONE_MINUS_BETA1]!;
-  const beta2 = scalars[BETA2]!;
-  const oneMinusBeta2 = scalars[ONE_MINUS_BETA2]!;
-  const stepSize = scalars[STEP_SIZE]!;
-  const biasCorrection2Sqrt = scalars[BIAS_CORRECTION2_SQRT]!;
-  const eps = scalars[EPS]!;
+  const weight = f(1 - beta1);
+  // PyTorch's lerp: start + w * (end - start) for |w| < 0.5, else end - (1 - w) * (end - start).
+  const fromGrad = Math.abs(weight) >= 0.5;
+  const lerpCoefficient = fromGrad ? f(weight - 1) : weight;
+  const b2 = f(beta2);
+  const oneMinusB2 = f(1 - beta2);
+  const epsilon = f(eps);
+  const negativeStep = -stepSize;
   for (let i = 0; i < p.length; i++) {
-    const grad = g[i]!;
-    const mi = f(f(beta1 * m[i]!) + f(oneMinusBeta1 * grad));
-    const vi = f(f(beta2 * v[i]!) + f(f(oneMinusBeta2 * grad) * grad));
+    const grad = coefficient === 1 ? g[i]! : f(g[i]! * coefficient);
+    const previous = m[i]!;
+    const mi = _fmaF32(
+      lerpCoefficient,
+      f(grad - previous),
+      fromGrad ? grad : previous,
+    );
+    const vi = _fmaF32(f(oneMinusB2 * grad), grad, f(b2 * v[i]!));
     m[i] = mi;
     v[i] = vi;
-    const denom = f(f(f(Math.sqrt(vi)) / biasCorrection2Sqrt) + eps);
-    p[i] = f(f(p[i]! * factor) - f(f(stepSize * mi) / denom));
+    const denom = f(f(f(Math.sqrt(vi)) / bc2Sqrt) + epsilon);
+    p[i] = f(f(p[i]! * factor) + f(f(negativeStep * mi) / denom));
   }
 }

@@ -9,7 +9,13 @@ import type { DecayOptions, DecayStep } from "./decay_step.ts";
 import type { ParamGroup } from "./groups.ts";
 import type { Parameter } from "./parameter.ts";
 import { _checkScaling, _DecayFactors } from "./_factors.ts";
-import { _checkHostGroups } from "./_check_groups.ts";
+import {
+  _checkHostGroups,
+  _checkHostUnchanged,
+  _hostEntries,
+  type _HostEntry,
+} from "./_check_groups.ts";
+import { _checkKeys } from "./_check_keys.ts";
 
 /**
  * Applies decoupled weight decay in place on the host:
@@ -41,6 +47,7 @@ import { _checkHostGroups } from "./_check_groups.ts";
 export class CpuDecay implements DecayStep {
   readonly #factors: _DecayFactors;
   readonly #data: Float32Array[][];
+  readonly #entries: readonly _HostEntry[];
 
   /**
    * Prepares decay for the groups.
@@ -53,21 +60,27 @@ export class CpuDecay implements DecayStep {
    * with its data, or the scaling needs a `maxLr` that is missing or not > 0.
    */
   constructor(groups: ParamGroup<Parameter>[], options?: DecayOptions) {
+    _checkKeys(options, "CpuDecay options", ["scaling", "maxLr"]);
     const scaling = _checkScaling(options);
     const checked = _checkHostGroups(groups);
     this.#factors = new _DecayFactors(checked, scaling);
     this.#data = checked.map((g) => g.params.map((p) => p.data));
+    this.#entries = _hostEntries(checked);
   }
 
   /**
    * Applies one step of decay.
    *
    * @param lr The learning rate, finite and >= 0.
-   * @throws {RangeError} If `lr` is negative or not finite, or `s(lr) * weightDecay > 1`
-   * for a group; no parameter changes then.
+   * @throws {RangeError} If `lr` is negative or not finite, a group's `lr * lrScale` or
+   * decay scale is not finite, or `s(lr) * weightDecay > 1` for a group; no parameter
+   * changes then.
+   * @throws {TypeError} If a parameter's `data` was detached, resized or replaced since
+   * the engine was made; no parameter changes then.
    */
   step(lr: number): void {
     const factors = this.#factors.compute(lr);
+    _checkHostUnchanged(this.#entries);
     const groups = this.#data;
     for (let g = 0; g < groups.length; g++) {
       const factor = factors[g]!;

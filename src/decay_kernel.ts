@@ -3,25 +3,37 @@
  * The WGSL of the fused passes: the one home of the shader code, kept as strings so the
  * package works when imported from JSR (no file reads at run time).
  *
- * Every kernel shares one contract with the host:
+ * Every pass shares one contract with the host:
  *
  * - A *chunk table* is made once per dispatch, like apex's `block_to_tensor` /
  *   `block_to_chunk`: chunk `c` is workgroup `c`'s work, a range of at most
- *   `DECAY_CHUNK_ELEMENTS` (or `ADAMW_CHUNK_ELEMENTS`) values that lies inside one group and one binding. For decay,
- *   groups with weight decay 0 get no chunks: they cost nothing. AdamW gives every
- *   group chunks, since weight decay 0 still gets the Adam update.
- * - Per step the host computes one factor per group,
- *   `Math.fround(1 - s(lr) * weightDecay)` (and AdamW's scalars), and writes them with
- *   one `writeBuffer` into a slot of a ring, bound with a dynamic offset, so several
- *   steps can be recorded before one submit.
- * - Workgroup `c` (counted across a 2-D grid, so sizes past 65,535 workgroups work) reads
- *   its chunk and its group's factor once; the inner loop is a plain `p[i] = p[i] * f`.
- *   A decay group whose factor is exactly 1 this step (lr 0) returns at once.
+ *   `DECAY_CHUNK_ELEMENTS` (or `ADAMW_CHUNK_ELEMENTS`) values that lies inside one
+ *   group and one binding. For decay, groups with weight decay 0 get no chunks: they
+ *   cost nothing. AdamW gives every group chunks, since weight decay 0 still gets the
+ *   Adam update.
+ * - Per step the host computes each group's values (its decay factor
+ *   `Math.fround(1 - s(lr * lrScale) * weightDecay)`, and for AdamW its learning rate
+ *   and step size), and writes them with one `writeBuffer` into a slot of a ring, bound
+ *   with a dynamic offset, so several steps can be recorded before one submit. The slot
+ *   starts with the *lap* of the ring it was written in.
+ * - Each pass starts with a one-workgroup *gate* dispatch (AdamW's also reduces the
+ *   gradient norm). Its own lap comes through a second dynamic offset, into a table
+ *   where entry `k` holds `k`; if the slot holds another lap, a later step rewrote the
+ *   slot before this one ran: the gate refuses the step and sets a sticky fault, which
+ *   the host reports at its next read. Otherwise it sets `run`, and AdamW's advances the
+ *   step count `t` (torch's `capturable` semantics: only steps that run count).
+ * - Workgroup `c` of an update dispatch (counted across a 2-D grid, so sizes past
+ *   65,535 workgroups work) reads its chunk and its group's values once; the inner loop
+ *   is a plain `p[i] = p[i] * f` for decay. A decay group whose factor is exactly 1 this
+ *   step (lr 0) returns at once.
  *
  * `p * f` is one correctly rounded f32 multiply in WGSL, the same as
  * `Math.fround(p * f)` on the host, so decay results are bit-identical to `CpuDecay`'s.
- * AdamW's `sqrt` and `/` need not be correctly rounded in WGSL, so its results agree
- * with `CpuAdamW`'s within a few ULP.
+ * AdamW's `sqrt` and `/` need not be correctly rounded in WGSL, nor need `fma` be
+ * fused, so its results agree with `CpuAdamW`'s within a few ULP.
+ *
+ * WGSL lets a compiler assume every float is finite, so non-finite gradients are found
+ * from their bits, never by comparing values.
  *
  * @module
  */
@@ -48,14 +60,35 @@ export const ARENA_GROUP_ELEMENTS: number = Math.max(
 );
 /** Bytes of one chunk table entry. */
 export const CHUNK_BYTES = 16;
+/** Bytes of a step slot's header: its lap and the step count it was written for. */
+export const STEP_HEADER_BYTES = 16;
+/** 32-bit words per group in a decay step slot: its factor. */
+export const DECAY_GROUP_WORDS = 1;
+/** 32-bit words per group in an AdamW step slot: factor, lr, step size, padding. */
+export const ADAMW_GROUP_WORDS = 4;
+/** Bytes of the engine state the gate keeps on the GPU. */
+export const ENGINE_STATE_BYTES = 32;
+/** Word positions in the engine state, as the `EngineState` struct has them. */
+export const STATE_STEP = 0;
+export const STATE_FAULT = 2;
+export const STATE_GRAD_NORM = 3;
+export const STATE_NORMED = 5;
+/** Bytes of one gradient-norm partial: the f32 bits of a sum of squares, and flags. */
+export const PARTIAL_BYTES = 8;
+/** Bytes of AdamW's constants before its bias-correction table. */
+export const ADAMW_CONFIG_BYTES = 32;
+/** Bits of the AdamW config's `flags`. */
+export const FLAG_NORM = 1;
+export const FLAG_CLIP = 2;
+export const FLAG_SKIP = 4;
 
-/** The chunk table and the workgroup numbering every kernel shares. */
+/** The chunk table and the workgroup numbering every update kernel shares. */
 const CHUNKS_WGSL = /* wgsl */ `
 // One workgroup's work: a range of one group's values in one binding. Made once.
 struct Chunk {
   begin: u32,    // first element (in the arena always c * the chunk size)
   end: u32,      // one past the last element; at most a chunk after begin
-  group: u32,    // index into the step's factors
+  group: u32,    // which group's values of the step
   binding: u32,  // which value binding holds it (0 in the arena kernels)
 }
 
@@ -64,6 +97,67 @@ struct Chunk {
 
 fn chunk_index(workgroup: vec3<u32>, grid: vec3<u32>) -> u32 {
   return workgroup.x + workgroup.y * grid.x;
+}
+`;
+
+/** The step header and the engine state, shared by the gates and the update kernels. */
+const STATE_WGSL = /* wgsl */ `
+// The start of every step slot.
+struct StepHeader {
+  lap: u32,             // the lap of the ring the host wrote this slot in
+  predicted_step: u32,  // AdamW: the step count t the host computed step sizes for
+  _pad0: u32,
+  _pad1: u32,
+}
+
+// What the engine keeps on the GPU across steps.
+struct EngineState {
+  step: u32,       // AdamW: steps that ran and were not skipped (torch's state["step"])
+  run: u32,        // 1 while the step being executed runs; set by the gate
+  fault: u32,      // sticky: 1 once a step found its slot rewritten by a later step
+  grad_norm: u32,  // f32 bits of the last executed step's gradient norm
+  clip: f32,       // the clip coefficient of the step being executed
+  normed: u32,     // steps whose norm was computed
+  _pad0: u32,
+  _pad1: u32,
+}
+
+const FLAG_NAN: u32 = 1u;       // a gradient value is NaN
+const FLAG_INFINITE: u32 = 2u;  // a gradient value is infinite, or the squares overflow
+const F32_INFINITE: u32 = 0x7f800000u;
+const F32_NAN: u32 = 0x7fc00000u;
+// Sums of squares from 2^127 up are counted as overflowing, like infinities.
+const SQUARES_OVERFLOW: u32 = 0x7f000000u;
+`;
+
+/**
+ * The lap check of a gate: whether the step may run, with the sticky fault. `slot` and
+ * `own_lap` are bound with dynamic offsets, `state` read-write.
+ */
+const GATE_CHECK_WGSL = /* wgsl */ `
+// The header of this step's slot, and this step's own lap (entry k of a table holds k).
+@group(0) @binding(0) var<storage, read> slot: StepHeader;
+@group(0) @binding(1) var<storage, read> own_lap: u32;
+@group(0) @binding(2) var<storage, read_write> state: EngineState;
+
+// False once any step found its slot rewritten: a refused step would make every later
+// one run with the wrong step count, so none runs until the host reports the fault.
+fn may_run() -> bool {
+  if (state.fault != 0u) { return false; }
+  if (slot.lap != own_lap) {
+    state.fault = 1u;
+    return false;
+  }
+  return true;
+}
+`;
+
+/** The decay gate: one thread decides whether the step runs. */
+export const DECAY_GATE_WGSL: string =
+  /* wgsl */ `${STATE_WGSL}${GATE_CHECK_WGSL}
+@compute @workgroup_size(1)
+fn gate() {
+  state.run = select(0u, 1u, may_run());
 }
 `;
 
@@ -82,7 +176,7 @@ interface EntryPoint {
    * (which masks the rest of the kernel): it starts past the last chunk's end.
    */
   readonly start: "table" | "index";
-  /** Statements run once per workgroup: they define `factor`, and may return. */
+  /** Statements run once per workgroup: they define `limit` (the chunk's end, or `begin` to do nothing), and may return. */
   readonly prologue: string;
   /** Statements for element `i`. */
   readonly body: string;
@@ -115,23 +209,28 @@ fn ${name}(
   ${chunk}${prologue}
   for (var k = 0u; k < ${chunkElements / WORKGROUP_SIZE}u; k++) {
     let i = begin + k * ${WORKGROUP_SIZE}u + lane;
-    if (i < chunk.end) { ${body} }
+    if (i < limit) { ${body} }
   }
 }
 `;
 }
 
-/** The decay kernels' per-step binding: one factor per group. */
-const DECAY_STEP_WGSL = /* wgsl */ `
-// One factor per group, Math.fround(1 - s(lr) * weightDecay) from the host; bound with
-// a dynamic offset into the ring of per-step slots.
-@group(0) @binding(1) var<storage, read> factors: array<f32>;
+/** The decay kernels' per-step bindings: the slot's factors, and the gate's verdict. */
+const DECAY_STEP_WGSL = /* wgsl */ `${STATE_WGSL}
+// This step's slot: one factor per group, Math.fround(1 - s(lr * lrScale) * weightDecay).
+struct DecayStep {
+  header: StepHeader,
+  factors: array<f32>,
+}
+@group(0) @binding(1) var<storage, read> step: DecayStep;
+@group(0) @binding(2) var<storage, read> state: EngineState;
 `;
 
-/** Groups whose factor is 1 this step have nothing to do. */
+/** Groups whose factor is 1 this step, and steps the gate refused, have nothing to do. */
 const DECAY_PROLOGUE = `
-  let factor = factors[chunk.group];
-  if (factor == 1.0) { return; }`;
+  let factor = step.factors[chunk.group];
+  if (factor == 1.0 || state.run == 0u) { return; }
+  let limit = chunk.end;`;
 
 /**
  * The arena decay kernel: one binding, a shard of the arena, read and written as
@@ -141,7 +240,7 @@ const DECAY_PROLOGUE = `
 export const ARENA_DECAY_WGSL: string =
   /* wgsl */ `${CHUNKS_WGSL}${DECAY_STEP_WGSL}
 // One shard of the arena: every parameter's values, 256-byte aligned, sorted by group.
-@group(0) @binding(2) var<storage, read_write> arena: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> arena: array<vec4<f32>>;
 ${
     chunkedEntryPoint({
       name: "decay",
@@ -158,21 +257,21 @@ ${
  * workgroup by a switch, since WGSL cannot index bindings.
  *
  * @param bindings How many buffers one dispatch binds: the adapter's
- * `maxStorageBuffersPerShaderStage` less the two tables.
+ * `maxStorageBuffersPerShaderStage` less the three step bindings.
  * @returns The WGSL source.
  */
 export function buffersDecayWgsl(bindings: number): string {
   const indexes = Array.from({ length: bindings }, (_, b) => b);
   const declarations = indexes.map((b) =>
     `@group(0) @binding(${
-      b + 2
+      b + 3
     }) var<storage, read_write> values${b}: array<f32>;`
   );
   const cases = indexes.map((b) =>
     `    case ${b}u: { values${b}[i] = values${b}[i] * factor; }`
   );
   return /* wgsl */ `${CHUNKS_WGSL}${DECAY_STEP_WGSL}
-// Caller-owned buffers (or 256-byte aligned windows of them), bound whole.
+// Caller-owned buffers (or aligned windows of them), bound whole.
 ${declarations.join("\n")}
 
 fn scale(binding: u32, i: u32, factor: f32) {
@@ -192,48 +291,151 @@ ${
   }`;
 }
 
-/** Per-step f32 scalars of the AdamW kernel: the fields of its `AdamWScalars` struct. */
-export const ADAMW_SCALARS = 8;
-
-/**
- * The AdamW math, one function per value it updates and one for a whole step, in the
- * op order of PyTorch's fused CUDA AdamW (`adam_math` in
- * `aten/src/ATen/native/cuda/fused_adam_utils.cuh`): `m = b1 * m + (1 - b1) * g`,
- * `v = b2 * v + (1 - b2) * g * g`, then
- * `p -= step_size * m / (sqrt(v) / sqrt(1 - b2^t) + eps)` with
- * `step_size = lr / (1 - b1^t)`. The decay `p * factor` comes first, with the factor
- * of `GpuDecay`, as PyTorch's foreach and single-tensor AdamW do with
- * `param.mul_(1 - lr * weight_decay)` (the fused kernel's `param -= lr * wd * param`
- * rounds once more). Kept apart from the arena kernel so that benchmark baselines
- * compute exactly the same thing.
- */
-export const ADAMW_MATH_WGSL: string = /* wgsl */ `
-// Computed on the host once per step, in f64, each rounded to f32.
-struct AdamWScalars {
-  beta1: f32,
-  one_minus_beta1: f32,
+/** AdamW's constants, written once: its config, then its table of bias corrections. */
+const ADAMW_CONSTANTS_WGSL = /* wgsl */ `
+struct AdamWConfig {
+  lerp_weight: f32,     // torch's lerp coefficient: 1 - beta1, or -beta1 when that is >= 0.5
+  lerp_from_grad: u32,  // 1 when the lerp starts from the gradient (1 - beta1 >= 0.5)
   beta2: f32,
   one_minus_beta2: f32,
-  step_size: f32,              // lr / (1 - beta1^t)
-  bias_correction2_sqrt: f32,  // sqrt(1 - beta2^t)
   eps: f32,
-  _pad: f32,
+  max_norm: f32,        // the clipping threshold of the global gradient norm
+  flags: u32,           // 1: compute the norm; 2: clip by it; 4: skip non-finite steps
+  _pad: u32,
 }
 
-fn first_moment(s: AdamWScalars, m: vec4<f32>, g: vec4<f32>) -> vec4<f32> {
-  return s.beta1 * m + s.one_minus_beta1 * g;
+// Entry t: (1 / (1 - beta1^t), sqrt(1 - beta2^t)), each computed in f64 on the host and
+// rounded once to f32; the last entry holds for every later t (both are 1 by then).
+struct AdamWConstants {
+  config: AdamWConfig,
+  table: array<vec2<f32>>,
+}
+`;
+
+/** How a workgroup of 256 sums `sums` and ORs `flags` into lane 0's entries. */
+const WORKGROUP_REDUCE_WGSL = /* wgsl */ `
+var<workgroup> sums: array<f32, ${WORKGROUP_SIZE}>;
+var<workgroup> flags: array<u32, ${WORKGROUP_SIZE}>;
+
+fn reduce_workgroup(lane: u32, sum: f32, flag: u32) {
+  sums[lane] = sum;
+  flags[lane] = flag;
+  workgroupBarrier();
+  for (var stride = ${
+  WORKGROUP_SIZE / 2
+}u; stride > 0u; stride = stride >> 1u) {
+    if (lane < stride) {
+      sums[lane] = sums[lane] + sums[lane + stride];
+      flags[lane] = flags[lane] | flags[lane + stride];
+    }
+    workgroupBarrier();
+  }
 }
 
-fn second_moment(s: AdamWScalars, v: vec4<f32>, g: vec4<f32>) -> vec4<f32> {
-  return s.beta2 * v + s.one_minus_beta2 * g * g;
+fn overflow_flag(sum: f32) -> u32 {
+  return select(0u, FLAG_INFINITE, (bitcast<u32>(sum) & 0x7fffffffu) >= SQUARES_OVERFLOW);
+}
+`;
+
+/**
+ * The gradient-norm reduction of AdamW's `maxGradNorm` and `skipNonFinite`: each
+ * workgroup sums the squares of its chunk of one gradient shard and notes NaN and
+ * infinities, found from the bits, into its entry of the partials.
+ */
+export const GRAD_NORM_REDUCE_WGSL: string =
+  /* wgsl */ `${CHUNKS_WGSL}${STATE_WGSL}${WORKGROUP_REDUCE_WGSL}
+@group(0) @binding(1) var<storage, read> grad: array<vec4<u32>>;
+// One entry per chunk of this shard: (f32 bits of its sum of squares, flags).
+@group(0) @binding(2) var<storage, read_write> partials: array<vec2<u32>>;
+
+@compute @workgroup_size(${WORKGROUP_SIZE})
+fn reduce(
+  @builtin(workgroup_id) workgroup: vec3<u32>,
+  @builtin(num_workgroups) grid: vec3<u32>,
+  @builtin(local_invocation_index) lane: u32,
+) {
+  let c = chunk_index(workgroup, grid);
+  let chunk = chunks[min(c, arrayLength(&chunks) - 1u)];
+  let begin = c * ${ADAMW_CHUNK_ELEMENTS}u;
+  var sum = 0.0;
+  var flag = 0u;
+  for (var k = 0u; k < ${ADAMW_CHUNK_ELEMENTS / WORKGROUP_SIZE}u; k++) {
+    let i = begin + k * ${WORKGROUP_SIZE}u + lane;
+    if (i < chunk.end) {
+      let bits = grad[i];
+      let special = (bits & vec4(F32_INFINITE)) == vec4(F32_INFINITE);
+      let fraction = (bits & vec4(0x007fffffu)) != vec4(0u);
+      if (any(special & fraction)) { flag = flag | FLAG_NAN; }
+      if (any(special & !fraction)) { flag = flag | FLAG_INFINITE; }
+      let finite = select(bitcast<vec4<f32>>(bits), vec4(0.0), special);
+      sum = sum + dot(finite, finite);
+    }
+  }
+  reduce_workgroup(lane, sum, flag);
+  if (lane == 0u && c < arrayLength(&partials)) {
+    partials[c] = vec2(bitcast<u32>(sums[0]), flags[0] | overflow_flag(sums[0]));
+  }
+}
+`;
+
+/**
+ * The AdamW gate: sums the partials into the global gradient norm (when configured),
+ * then decides whether the step runs, its clip coefficient, and advances `t`.
+ */
+export const ADAMW_GATE_WGSL: string =
+  /* wgsl */ `${STATE_WGSL}${GATE_CHECK_WGSL}${ADAMW_CONSTANTS_WGSL}${WORKGROUP_REDUCE_WGSL}
+@group(0) @binding(3) var<storage, read> constants: AdamWConstants;
+// Every shard's partials, one after the other (a single zero entry without a norm).
+@group(0) @binding(4) var<storage, read> partials: array<vec2<u32>>;
+
+@compute @workgroup_size(${WORKGROUP_SIZE})
+fn gate(@builtin(local_invocation_index) lane: u32) {
+  var sum = 0.0;
+  var flag = 0u;
+  for (var i = lane; i < arrayLength(&partials); i = i + ${WORKGROUP_SIZE}u) {
+    let partial = partials[i];
+    sum = sum + bitcast<f32>(partial.x);
+    flag = flag | partial.y;
+  }
+  reduce_workgroup(lane, sum, flag);
+  if (lane == 0u) { decide(sums[0], flags[0] | overflow_flag(sums[0])); }
 }
 
-// decayed is p * factor; m and v are the moments of this step.
-fn adam_update(s: AdamWScalars, decayed: vec4<f32>, m: vec4<f32>, v: vec4<f32>) -> vec4<f32> {
-  let denom = sqrt(v) / s.bias_correction2_sqrt + s.eps;
-  return decayed - s.step_size * m / denom;
+fn decide(total: f32, found: u32) {
+  let config = constants.config;
+  var run = may_run();
+  var clip = 1.0;
+  if (run && (config.flags & ${FLAG_NORM}u) != 0u) {
+    let norm = sqrt(total);
+    var norm_bits = bitcast<u32>(norm);
+    if ((found & FLAG_NAN) != 0u) {
+      norm_bits = F32_NAN;
+    } else if (found != 0u) {
+      norm_bits = F32_INFINITE;
+    }
+    state.grad_norm = norm_bits;
+    state.normed = state.normed + 1u;
+    if (found == 0u && (config.flags & ${FLAG_CLIP}u) != 0u) {
+      clip = min(1.0, config.max_norm / (norm + 1e-6));
+    }
+    if (found != 0u && (config.flags & ${FLAG_SKIP}u) != 0u) { run = false; }
+  }
+  state.clip = clip;
+  if (run) { state.step = state.step + 1u; }
+  state.run = select(0u, 1u, run);
 }
+`;
 
+/**
+ * The AdamW math of one vec4 of values, in the op order of `torch.optim.AdamW`'s
+ * default path on a CPU with AVX2 or AVX-512: `param.mul_(1 - lr * wd)`, then
+ * `exp_avg.lerp_(grad, 1 - beta1)` (one fused multiply-add),
+ * `exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)` (likewise), then
+ * `param.addcdiv_(exp_avg, sqrt(exp_avg_sq) / sqrt(1 - beta2^t) + eps, value=-step_size)`.
+ * Kept apart from the arena kernel so that benchmark baselines compute exactly the
+ * same thing.
+ */
+export const ADAMW_MATH_WGSL: string = /* wgsl */ `${ADAMW_CONSTANTS_WGSL}
 // A parameter and both its moments after one step.
 struct AdamWValues {
   p: vec4<f32>,
@@ -241,11 +443,14 @@ struct AdamWValues {
   v: vec4<f32>,
 }
 
-// One step of four values: decay by the group's factor, then Adam with gradient g.
-fn adamw_step(s: AdamWScalars, factor: f32, p: vec4<f32>, g: vec4<f32>, m: vec4<f32>, v: vec4<f32>) -> AdamWValues {
-  let m_next = first_moment(s, m, g);
-  let v_next = second_moment(s, v, g);
-  return AdamWValues(adam_update(s, p * factor, m_next, v_next), m_next, v_next);
+// One step of four values with gradient g: decay by the group's factor, then Adam with
+// the step size lr / (1 - beta1^t) and bias correction sqrt(1 - beta2^t).
+fn adamw_step(config: AdamWConfig, factor: f32, step_size: f32, bias_correction2_sqrt: f32,
+              p: vec4<f32>, g: vec4<f32>, m: vec4<f32>, v: vec4<f32>) -> AdamWValues {
+  let m_next = fma(vec4(config.lerp_weight), g - m, select(m, g, config.lerp_from_grad != 0u));
+  let v_next = fma(config.one_minus_beta2 * g, g, config.beta2 * v);
+  let denom = sqrt(v_next) / bias_correction2_sqrt + config.eps;
+  return AdamWValues(p * factor + (-step_size * m_next) / denom, m_next, v_next);
 }
 `;
 
@@ -256,31 +461,47 @@ fn adamw_step(s: AdamWScalars, factor: f32, p: vec4<f32>, g: vec4<f32>, m: vec4<
  * gradient keeps zero moments and `0 / eps` moves nothing.
  */
 export const ARENA_ADAMW_WGSL: string =
-  /* wgsl */ `${CHUNKS_WGSL}${ADAMW_MATH_WGSL}
-// Per step, bound with a dynamic offset into the ring: the scalars, then one decay
-// factor per group.
+  /* wgsl */ `${CHUNKS_WGSL}${STATE_WGSL}${ADAMW_MATH_WGSL}
+// One group's values of a step: its decay factor, its learning rate lr * lrScale (in
+// f32), and its step size computed on the host for the step count predicted_step.
+struct GroupStep {
+  factor: f32,
+  lr: f32,
+  step_size: f32,
+  _pad: f32,
+}
 struct AdamWStep {
-  adam: AdamWScalars,
-  factors: array<f32>,
+  header: StepHeader,
+  groups: array<GroupStep>,
 }
 @group(0) @binding(1) var<storage, read> step: AdamWStep;
+@group(0) @binding(2) var<storage, read> state: EngineState;
+@group(0) @binding(3) var<storage, read> constants: AdamWConstants;
 
 // One shard of each arena, all laid out alike: parameters, gradients (written by the
 // caller's backward pass, only read here), first and second moments.
-@group(0) @binding(2) var<storage, read_write> param: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> grad: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> exp_avg: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> exp_avg_sq: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> param: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read> grad: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read_write> exp_avg: array<vec4<f32>>;
+@group(0) @binding(7) var<storage, read_write> exp_avg_sq: array<vec4<f32>>;
 ${
     chunkedEntryPoint({
       name: "adamw",
       chunkElements: ADAMW_CHUNK_ELEMENTS,
       start: "index",
       prologue: `
-  let scalars = step.adam;
-  let factor = step.factors[chunk.group];`,
+  let config = constants.config;
+  let t = state.step;
+  let corrections = constants.table[min(t, arrayLength(&constants.table) - 1u)];
+  let group = step.groups[chunk.group];
+  // The host's step size is exact (f64, rounded once) for the step count it predicted;
+  // after a skipped or dropped step, lr times the table's 1 / (1 - beta1^t) stands in.
+  let step_size = select(group.lr * corrections.x, group.step_size, t == step.header.predicted_step);
+  let clip = state.clip;
+  let limit = select(begin, chunk.end, state.run != 0u);`,
       body: `
-      let next = adamw_step(scalars, factor, param[i], grad[i], exp_avg[i], exp_avg_sq[i]);
+      let next = adamw_step(config, group.factor, step_size, corrections.y,
+                            param[i], grad[i] * clip, exp_avg[i], exp_avg_sq[i]);
       param[i] = next.p;
       exp_avg[i] = next.m;
       exp_avg_sq[i] = next.v;

@@ -1,36 +1,67 @@
 // Copyright 2026 the weight-decay authors. MIT license.
 /**
  * AdamW on WebGPU: decoupled weight decay and the Adam update of every parameter in one
- * compute pass per step, over arenas of parameters, gradients and moments.
+ * compute pass per step, over arenas of parameters, gradients and moments, with the
+ * step count, gradient clipping and the non-finite check on the GPU.
  *
  * @module
  */
 
-import type { AdamWOptions, AdamWState } from "./adamw.ts";
+import type { AdamWOptions, AdamWState, AdamWStateJson } from "./adamw.ts";
 import type { ParamGroup } from "./groups.ts";
 import type { Parameter } from "./parameter.ts";
 import {
   ADAMW_CHUNK_ELEMENTS,
-  ADAMW_SCALARS,
+  ADAMW_CONFIG_BYTES,
+  ADAMW_GATE_WGSL,
+  ADAMW_GROUP_WORDS,
   ARENA_ADAMW_WGSL,
+  ENGINE_STATE_BYTES,
+  FLAG_CLIP,
+  FLAG_NORM,
+  FLAG_SKIP,
+  GRAD_NORM_REDUCE_WGSL,
+  PARTIAL_BYTES,
+  STATE_GRAD_NORM,
+  STATE_NORMED,
+  STATE_STEP,
 } from "./decay_kernel.ts";
 import { _checkScaling, _DecayFactors } from "./_factors.ts";
 import { _checkHostGroups, _foreignParam } from "./_check_groups.ts";
 import {
+  _bindings,
   _buildKernel,
   _cachedKernel,
   _checkDevice,
+  type _Kernel,
   _Lifecycle,
-  _readRanges,
+  type _Range,
+  _scoped,
 } from "./_gpu.ts";
 import { _Arena, _bindingOf, type _Slot } from "./_arena.ts";
-import { _FusedPass, RING_SLOTS } from "./_fused_pass.ts";
+import { _DecayPlan } from "./_decay_plan.ts";
 import {
-  _AdamWScalars,
+  _FusedPass,
+  type _StepValues,
+  GROUP_VALUES_START,
+  HEADER_PREDICTED_STEP,
+  RING_SLOTS,
+} from "./_fused_pass.ts";
+import {
+  type _AdamWHyper,
+  _biasCorrection,
+  _biasCorrection2Sqrt,
   _checkAdamWOptions,
   _checkState,
+  _checkStepSizes,
   _checkValues,
+  _jsonFriendly,
+  _stepSize,
+  ADAMW_OPTION_HINTS,
+  ADAMW_OPTION_KEYS,
 } from "./_adamw.ts";
+import { _readWithState } from "./_engine_state.ts";
+import { _checkKeys } from "./_check_keys.ts";
 import { _describe } from "./_describe.ts";
 
 /**
@@ -60,26 +91,32 @@ export interface GpuAdamWOptions extends AdamWOptions {
 /** Everything an engine is made of, built by `create`. */
 interface _Parts {
   readonly device: GPUDevice;
+  readonly lifecycle: _Lifecycle;
   readonly arena: _Arena;
   /** The four buffer sets of the arena layout. */
   readonly params: readonly GPUBuffer[];
   readonly grads: readonly GPUBuffer[];
   readonly firstMoments: readonly GPUBuffer[];
   readonly secondMoments: readonly GPUBuffer[];
+  /** Buffers made for the pass besides the arenas: constants and partials. */
+  readonly owned: readonly GPUBuffer[];
+  readonly plan: _DecayPlan;
   readonly pass: _FusedPass;
   readonly factors: _DecayFactors;
-  readonly scalars: _AdamWScalars;
+  readonly hyper: _AdamWHyper;
 }
 
 const NAME = "GpuAdamW";
 const LABEL = "weight-decay adamw";
+const OPTION_KEYS = [...ADAMW_OPTION_KEYS, "maxShardBytes"];
 
 /**
- * AdamW in one fused WebGPU compute pass per step, driven by weight-decay groups: per
- * value, the group's decoupled decay `p = p * Math.fround(1 - s(lr) * weightDecay)`, then
- * Adam with bias correction in the op order of PyTorch's fused CUDA AdamW. It agrees
- * with {@linkcode CpuAdamW} within a few f32 ULP: WGSL's `sqrt` and `/` need not be
- * correctly rounded.
+ * AdamW in one fused WebGPU compute pass per step, driven by parameter groups: per
+ * value, the group's decoupled decay `p = p * Math.fround(1 - s(lr_g) * weightDecay)`
+ * with `lr_g = lr * lrScale`, then Adam with bias correction in the op order of
+ * `torch.optim.AdamW`'s default CPU path (see {@linkcode CpuAdamW}). It agrees with
+ * {@linkcode CpuAdamW} within a few f32 ULP: WGSL's `sqrt` and `/` need not be
+ * correctly rounded, nor `fma` fused.
  *
  * Parameters, gradients and both moments live in four *arenas* of one layout (that of
  * {@linkcode GpuDecay}: sorted by group, each tensor 256-byte aligned, split into shards
@@ -89,11 +126,21 @@ const LABEL = "weight-decay adamw";
  * {@linkcode GpuAdamW.gradBinding}; or upload gradients from the host with
  * {@linkcode GpuAdamW.writeGrad}. Gradients persist until overwritten.
  *
- * Per step the host computes one decay factor per group and the step's scalars
- * (`lr / (1 - b1^t)`, `sqrt(1 - b2^t)`, ...) in f64, rounds them to f32, writes them with
- * one `queue.writeBuffer`, and records one compute pass with one dispatch per shard: the
- * cost does not grow with the number of tensors, and nothing is allocated but the
- * command encoder a submit needs. The engine counts the steps.
+ * Per step the host computes each group's decay factor and step size
+ * `lr_g / (1 - b1^t)` in f64 and rounds them to f32, writes them with one
+ * `queue.writeBuffer`, and records one compute pass: a one-workgroup gate, then one
+ * dispatch per shard (with `maxGradNorm` or `skipNonFinite`, one more per shard first,
+ * which reduces the gradients' global norm). The cost does not grow with the number of
+ * tensors or groups, nothing is read back, and nothing is allocated but the command
+ * encoder a submit needs.
+ *
+ * The step count `t` lives on the GPU, as PyTorch's `capturable` AdamW keeps it: the
+ * gate advances it only when the step runs, so a step recorded into an encoder that is
+ * never submitted, or skipped by `skipNonFinite`, does not count, and every later bias
+ * correction stays right. The host computes the step size for the count it predicts
+ * (every recorded step runs); when the GPU's count differs, the kernel uses `lr_g`
+ * times `1 / (1 - b1^t)` from a table the host filled in f64 (each rounded once to f32),
+ * within an ULP of the exact step size. `sqrt(1 - b2^t)` always comes from that table.
  *
  * You own the device: the engine never requests, configures or destroys it, and
  * `destroy()` frees only the buffers the engine made.
@@ -123,8 +170,10 @@ const LABEL = "weight-decay adamw";
 export class GpuAdamW {
   /**
    * How many {@linkcode GpuAdamW.encode} calls may be recorded before their command
-   * buffers are submitted: each takes one slot of a ring of per-step tables, and a slot
-   * is reused after this many. Encoding more into one encoder throws.
+   * buffers are submitted: each takes one slot of a ring of per-step values, and a slot
+   * is reused after this many. Encoding more into one encoder throws; across encoders
+   * the GPU checks: a step whose slot was rewritten is refused, with every later step
+   * (none runs with another step's values or step count), and the next read throws.
    */
   static readonly maxEncodesPerSubmit: number = RING_SLOTS;
 
@@ -137,22 +186,34 @@ export class GpuAdamW {
 
   readonly #parts: _Parts;
   readonly #lifecycle: _Lifecycle;
-  #step = 0;
+  /** The step count the host expects the GPU to have once every recorded step ran. */
+  #predicted = 0;
   /**
-   * Validates `lr`, then counts the step and writes its factors and scalars; returns the
-   * workgroups with work (0 for a model without values: nothing to record).
+   * Validates `lr`, then writes each group's factor, lr and the step size for the
+   * predicted step count. Always records: even a model of empty tensors counts steps.
    */
-  readonly #prepare = (lr: number): boolean => {
-    const { pass, factors, scalars } = this.#parts;
+  readonly #prepare = (lr: number, values: _StepValues): boolean => {
+    const { factors, hyper } = this.#parts;
     const groupFactors = factors.compute(lr);
-    this.#step++;
-    return pass.plan.write(groupFactors, scalars.compute(lr, this.#step));
+    _checkStepSizes(factors.groupLr, hyper);
+    const predicted = this.#predicted + 1;
+    values.u32[HEADER_PREDICTED_STEP] = predicted;
+    const { f32 } = values;
+    for (let g = 0; g < groupFactors.length; g++) {
+      const at = GROUP_VALUES_START + g * ADAMW_GROUP_WORDS;
+      const groupLr = factors.groupLr[g]!;
+      f32[at] = groupFactors[g]!;
+      f32[at + 1] = groupLr;
+      f32[at + 2] = _stepSize(groupLr, hyper.beta1, predicted);
+    }
+    this.#predicted = predicted;
+    return true;
   };
 
   private constructor(parts: _Parts) {
     this.#parts = parts;
     this.buffers = Object.freeze([...parts.params]);
-    this.#lifecycle = new _Lifecycle(parts.device, NAME);
+    this.#lifecycle = parts.lifecycle;
   }
 
   /**
@@ -161,14 +222,17 @@ export class GpuAdamW {
    *
    * @param device The device to run on; yours, never destroyed by the engine.
    * @param groups The parameter groups, e.g. from {@linkcode getParamGroups}.
-   * @param options Adam's betas and eps, the decay scaling, and the shard size.
+   * @param options Adam's betas and eps, clipping and skipping, the decay scaling, and
+   * the shard size.
    * @returns The engine, at step 0.
-   * @throws {TypeError} If `device` is not a `GPUDevice`, the groups are malformed, a
-   * parameter has no `Float32Array` data, two parameters share memory, or `betas` is
-   * not a pair.
-   * @throws {RangeError} If a weight decay is not finite and >= 0, a beta is not in
-   * [0, 1), `eps` is not finite and at least `2 ** -126`, the scaling needs a missing
-   * `maxLr`, or `maxShardBytes` is below 256 or above the device's limits.
+   * @throws {TypeError} If `device` is not a `GPUDevice`, the groups are malformed or
+   * have an unknown key, a parameter has no `Float32Array` data, two parameters share
+   * memory, `betas` is not a pair, or an option is unknown.
+   * @throws {RangeError} If a weight decay or lrScale is not finite and >= 0, a beta is
+   * not in [0, 1), `eps` is not finite and at least `2 ** -126`, `maxGradNorm` is not >
+   * 0, the scaling needs a missing `maxLr`, `maxShardBytes` is below 256 or above the
+   * device's limits, or `beta2` is so close to 1 that its bias corrections need a table
+   * larger than one binding.
    *
    * @example Stepping with gradients from the host
    * ```ts ignore
@@ -188,57 +252,87 @@ export class GpuAdamW {
     options?: GpuAdamWOptions,
   ): GpuAdamW {
     _checkDevice(device);
+    _checkKeys(options, "GpuAdamW options", OPTION_KEYS, ADAMW_OPTION_HINTS);
     const scaling = _checkScaling(options);
     const hyper = _checkAdamWOptions(options);
     const checked = _checkHostGroups(groups);
     const arena = new _Arena(device, checked, options?.maxShardBytes);
-    const params = arena.createShards(device, `${LABEL} parameters`, "values");
-    const zeros = (name: string) =>
-      arena.createShards(device, `${LABEL} ${name}`, "zeros");
-    const grads = zeros("gradients");
-    const firstMoments = zeros("first moments");
-    const secondMoments = zeros("second moments");
-    const kernel = _cachedKernel(
-      device,
-      "adamw",
-      (d) =>
-        _buildKernel(d, `${LABEL} arena`, ARENA_ADAMW_WGSL, [
-          "storage",
-          "read-only-storage",
-          "storage",
-          "storage",
-        ], "adamw"),
+    const constants = _adamWConstants(device, hyper);
+    const plan = new _DecayPlan(
+      arena.segments,
+      checked.map((g) => g.weightDecay),
+      device.limits.maxComputeWorkgroupsPerDimension,
+      { chunkElements: ADAMW_CHUNK_ELEMENTS, everyGroup: true, direct: true },
     );
-    const pass = new _FusedPass(device, {
-      label: LABEL,
-      engine: NAME,
-      stepName: "AdamW",
-      kernel,
-      segments: arena.segments,
-      values: params.map((shard, s) =>
-        [shard, grads[s]!, firstMoments[s]!, secondMoments[s]!].map((
-          buffer,
-        ) => ({ buffer }))
-      ),
-      weightDecays: checked.map((g) => g.weightDecay),
-      plan: {
-        chunkElements: ADAMW_CHUNK_ELEMENTS,
-        stepScalars: ADAMW_SCALARS,
-        everyGroup: true,
-        direct: true,
-      },
+    const lifecycle = new _Lifecycle(device, NAME);
+    const { result, error } = _scoped(device, () => {
+      const params = arena.createShards(
+        device,
+        `${LABEL} parameters`,
+        "values",
+      );
+      const zeros = (name: string) =>
+        arena.createShards(device, `${LABEL} ${name}`, "zeros");
+      const grads = zeros("gradients");
+      const firstMoments = zeros("first moments");
+      const secondMoments = zeros("second moments");
+      const constantsBuffer = _constantsBuffer(device, constants);
+      const norm = (hyper.maxGradNorm !== 0 || hyper.skipNonFinite)
+        ? _partials(device, plan)
+        : undefined;
+      const partials = norm?.buffer ?? device.createBuffer({
+        label: `${LABEL} no partials`,
+        size: PARTIAL_BYTES,
+        usage: GPUBufferUsage.STORAGE,
+      });
+      const pass = new _FusedPass(device, {
+        label: LABEL,
+        engine: NAME,
+        stepName: "AdamW",
+        plan,
+        lifecycle,
+        groups: checked.length,
+        groupWords: ADAMW_GROUP_WORDS,
+        gate: {
+          kernel: _kernel(device, "gate"),
+          bindings: [[{ buffer: constantsBuffer }, { buffer: partials }]],
+        },
+        update: {
+          kernel: _kernel(device, "update"),
+          bindings: params.map((shard, s) => [
+            { buffer: constantsBuffer },
+            ...[shard, grads[s]!, firstMoments[s]!, secondMoments[s]!].map((
+              buffer,
+            ) => ({ buffer })),
+          ]),
+        },
+        ...(norm === undefined ? {} : {
+          reduce: {
+            kernel: _kernel(device, "reduce"),
+            bindings: grads.map((buffer, s) => [
+              { buffer },
+              norm.binding(s),
+            ]),
+          },
+        }),
+      });
+      return {
+        device,
+        lifecycle,
+        arena,
+        params,
+        grads,
+        firstMoments,
+        secondMoments,
+        owned: [constantsBuffer, partials],
+        plan,
+        pass,
+        factors: new _DecayFactors(checked, scaling),
+        hyper,
+      };
     });
-    return new GpuAdamW({
-      device,
-      arena,
-      params,
-      grads,
-      firstMoments,
-      secondMoments,
-      pass,
-      factors: new _DecayFactors(checked, scaling),
-      scalars: new _AdamWScalars(hyper),
-    });
+    lifecycle.watch("create", error);
+    return new GpuAdamW(result);
   }
 
   /**
@@ -246,9 +340,10 @@ export class GpuAdamW {
    * {@linkcode GpuAdamW.encode} to put it into your own submission instead.
    *
    * @param lr The learning rate, finite and >= 0.
-   * @throws {RangeError} If `lr` is negative or not finite, or `s(lr) * weightDecay > 1`
-   * for a group; nothing is written or recorded then, and the step count is unchanged.
-   * @throws {Error} If the engine was destroyed or its device lost.
+   * @throws {RangeError} If `lr` is negative or not finite, a group's learning rate,
+   * decay factor or step size is not finite (in f32), or `s(lr) * weightDecay > 1` for a
+   * group; nothing is written or recorded then.
+   * @throws {Error} If the engine was destroyed, its device lost, or its GPU work failed.
    */
   step(lr: number): void {
     this.#lifecycle.check();
@@ -258,15 +353,15 @@ export class GpuAdamW {
   /**
    * Records one AdamW step as one compute pass in your encoder, so it runs in your
    * training step's own submission after your backward pass. Each call applies its own
-   * `lr` and step count, also when several are recorded before one submit (up to
-   * {@linkcode GpuAdamW.maxEncodesPerSubmit}).
+   * `lr`, also when several are recorded before one submit (up to
+   * {@linkcode GpuAdamW.maxEncodesPerSubmit}); the step counts once it runs.
    *
    * @param encoder Your command encoder, not yet finished; submit it as usual.
    * @param lr The learning rate, finite and >= 0.
    * @throws {RangeError} If `lr` is bad as for {@linkcode GpuAdamW.step}, or more than
    * `maxEncodesPerSubmit` steps are recorded into one encoder; nothing is recorded then.
    * @throws {TypeError} If `encoder` is not a `GPUCommandEncoder`.
-   * @throws {Error} If the engine was destroyed or its device lost.
+   * @throws {Error} If the engine was destroyed, its device lost, or its GPU work failed.
    */
   encode(encoder: GPUCommandEncoder, lr: number): void {
     this.#lifecycle.check();
@@ -310,7 +405,7 @@ export class GpuAdamW {
    * @throws {TypeError} If the parameter is not one of this engine's, or `grad` is not a
    * `Float32Array`.
    * @throws {RangeError} If `grad` does not hold the parameter's number of values.
-   * @throws {Error} If the engine was destroyed or its device lost.
+   * @throws {Error} If the engine was destroyed, its device lost, or its GPU work failed.
    */
   writeGrad(param: Parameter, grad: Float32Array): void {
     this.#lifecycle.check();
@@ -320,8 +415,12 @@ export class GpuAdamW {
       slot.size,
       `the gradient of parameter ${_describe(slot.name)}`,
     );
-    const { arena, device, grads } = this.#parts;
-    arena.write(device.queue, grads, slot, grad);
+    const { arena, device, grads, lifecycle } = this.#parts;
+    const { error } = _scoped(
+      device,
+      () => arena.write(device.queue, grads, slot, grad),
+    );
+    lifecycle.watch("writeGrad", error);
   }
 
   /**
@@ -332,103 +431,164 @@ export class GpuAdamW {
    * @param param A parameter given to `create`.
    * @returns A new array of its values.
    * @throws {TypeError} If the parameter is not one of this engine's.
-   * @throws {Error} If the engine was destroyed or its device lost, also while waiting.
+   * @throws {Error} If the engine was destroyed, its device lost (also while waiting),
+   * the copy failed on the GPU, or the GPU refused a step.
    */
   async read(param: Parameter): Promise<Float32Array> {
     this.#lifecycle.check();
-    const { arena, device, params } = this.#parts;
-    const bytes = await _readRanges(
-      device,
-      this.#lifecycle,
-      arena.ranges(this.#slot(param), params),
-      `${LABEL} read`,
-    );
-    return new Float32Array(bytes);
+    const { arena, params } = this.#parts;
+    const ranges = arena.ranges(this.#slot(param), params);
+    const chunks: Float32Array[] = [];
+    await this.#readBack("read")([ranges], (bytes) => {
+      chunks.push(new Float32Array(bytes.slice(0)));
+    });
+    return chunks[0] ?? new Float32Array(0);
   }
 
   /**
    * Copies the parameter arena back into every parameter's `data`, mapping each shard
    * once. The values are those of the moment of the call: steps submitted while it
-   * waits do not show.
+   * waits do not show. All or nothing, as {@linkcode GpuDecay.syncToHost}.
    *
-   * @throws {Error} If the engine was destroyed or its device lost, also while waiting.
+   * @throws {TypeError} If a parameter's `data` was detached, resized or replaced since
+   * `create`; nothing is read then.
+   * @throws {Error} If the engine was destroyed, its device lost (also while waiting), a
+   * copy failed on the GPU, or the GPU refused a step; nothing is written then.
    */
   async syncToHost(): Promise<void> {
     this.#lifecycle.check();
-    const { arena, device, params } = this.#parts;
-    await arena.syncToHost(device, this.#lifecycle, params, `${LABEL} sync`);
+    const { arena, params } = this.#parts;
+    await arena.syncToHost(this.#readBack("syncToHost"), params);
   }
 
   /**
    * Uploads every parameter's `data` into the arena, e.g. after loading a checkpoint into
    * the parameters. Queued before any later step.
    *
-   * @throws {TypeError} If a parameter's data no longer has the length it had at `create`.
-   * @throws {Error} If the engine was destroyed or its device lost.
+   * @throws {TypeError} If a parameter's data was detached, resized or replaced since
+   * `create`; nothing is queued then.
+   * @throws {Error} If the engine was destroyed, its device lost, or its GPU work failed.
    */
   syncFromHost(): void {
     this.#lifecycle.check();
-    const { arena, device, params } = this.#parts;
-    arena.syncFromHost(device.queue, params);
+    const { arena, device, params, lifecycle } = this.#parts;
+    const { error } = _scoped(
+      device,
+      () => arena.syncFromHost(device.queue, params),
+    );
+    lifecycle.watch("syncFromHost", error);
   }
 
   /**
-   * The optimizer state for a checkpoint: the step count and both moments of every
-   * parameter, as of the moment of the call (steps submitted while it waits do not
-   * show; steps recorded with `encode` count once their encoder is submitted). Save the
-   * parameters too, with {@linkcode GpuAdamW.syncToHost}.
+   * The global gradient norm of the last step that ran, before clipping: the value
+   * PyTorch's `clip_grad_norm_` returns, reduced on the GPU in that step's own pass. A
+   * step skipped by `skipNonFinite` has one too (NaN or Infinity).
+   *
+   * @returns The norm, an f32 value.
+   * @throws {TypeError} If neither `maxGradNorm` nor `skipNonFinite` is set, since the
+   * norm is computed only then (set `maxGradNorm: Infinity` to compute it without
+   * clipping).
+   * @throws {Error} If no step has run yet; or as {@linkcode GpuAdamW.read} does.
+   */
+  async gradNorm(): Promise<number> {
+    this.#lifecycle.check();
+    const { maxGradNorm, skipNonFinite } = this.#parts.hyper;
+    if (maxGradNorm === 0 && !skipNonFinite) {
+      throw new TypeError(
+        "gradNorm() needs maxGradNorm or skipNonFinite, which compute the norm; set maxGradNorm: Infinity to compute it without clipping",
+      );
+    }
+    const words = await this.#readBack("gradNorm")([], () => {});
+    if (words[STATE_NORMED] === 0) {
+      throw new Error("GpuAdamW.gradNorm(): no step has run yet");
+    }
+    return new Float32Array(words.buffer)[STATE_GRAD_NORM]!;
+  }
+
+  /**
+   * The optimizer state for a checkpoint: the GPU's step count and both moments of
+   * every parameter, as of the moment of the call (steps submitted while it waits do
+   * not show; steps recorded with `encode` count once they run). Save the parameters
+   * too, with {@linkcode GpuAdamW.syncToHost}, or both with `saveCheckpoint`.
    *
    * @returns The state, which {@linkcode GpuAdamW.loadState} and
-   * {@linkcode CpuAdamW.loadState} take back.
-   * @throws {Error} If the engine was destroyed or its device lost, also while waiting.
+   * {@linkcode CpuAdamW.loadState} take back, also through JSON.
+   * @throws {Error} As {@linkcode GpuAdamW.read} does; nothing is returned then.
    */
   async state(): Promise<AdamWState> {
     this.#lifecycle.check();
-    const { arena, device, firstMoments, secondMoments } = this.#parts;
-    const step = this.#step;
+    const { arena, firstMoments, secondMoments } = this.#parts;
     const slots = [...arena.slots.values()];
     const moments = slots.map(({ size }) => [
       new Float32Array(size),
       new Float32Array(size),
     ]);
     const index = new Map(slots.map((slot, i) => [slot, i]));
+    let step = 0;
     await arena.download(
-      device,
-      this.#lifecycle,
+      async (lists, each) => {
+        const words = await this.#readBack("state")(lists, each);
+        step = words[STATE_STEP]!;
+      },
       [firstMoments, secondMoments],
-      `${LABEL} state`,
       (slot, set) => moments[index.get(slot)!]![set]!,
     );
-    return {
+    return _jsonFriendly({
       step,
       params: slots.map(({ name }, i) => ({
         name,
         m: moments[i]![0]!,
         v: moments[i]![1]!,
       })),
-    };
+    });
   }
 
   /**
    * Restores a state saved by `state()` of this engine, or of another
-   * {@linkcode GpuAdamW} or a {@linkcode CpuAdamW} over the same groups: the step count
-   * and both moments, queued before any later step. Restore the parameters with
-   * {@linkcode GpuAdamW.syncFromHost}, or by creating the engine from them.
+   * {@linkcode GpuAdamW} or a {@linkcode CpuAdamW} over the same groups, as it is or
+   * after a JSON round trip: the step count (onto the GPU) and both moments, queued
+   * before any later step. Restore the parameters with
+   * {@linkcode GpuAdamW.syncFromHost}, or by creating the engine from them, or both
+   * with `loadCheckpoint`.
    *
    * @param state The step count and moments, one entry per parameter in order.
    * @throws {TypeError} If the state is not `{ step, params }`, an entry names another
-   * parameter, or a moment is not a `Float32Array`.
-   * @throws {RangeError} If the step is not an integer >= 0, or the number of entries or
-   * of a moment's values is wrong. Nothing changes when it throws.
-   * @throws {Error} If the engine was destroyed or its device lost.
+   * parameter, or a moment is neither a `Float32Array` nor an array of numbers.
+   * @throws {RangeError} If the step is not an integer from 0 to `2 ** 32 - 1`, the
+   * number of entries or of a moment's values is wrong, a first moment is not finite,
+   * or a second moment is negative or not finite (the message names the parameter and
+   * the index). Nothing changes when it throws.
+   * @throws {Error} If the engine was destroyed, its device lost, or its GPU work failed.
    */
-  loadState(state: AdamWState): void {
+  loadState(state: AdamWState | AdamWStateJson): void {
     this.#lifecycle.check();
-    const { arena, device, firstMoments, secondMoments } = this.#parts;
-    const { step, params } = _checkState(state, [...arena.slots.values()]);
-    arena.upload(device.queue, firstMoments, (_, i) => params[i]!.m);
-    arena.upload(device.queue, secondMoments, (_, i) => params[i]!.v);
-    this.#step = step;
+    const { step, params } = _checkState(state, [
+      ...this.#parts.arena.slots.values(),
+    ]);
+    this.#loadChecked(step, (i) => params[i]!);
+  }
+
+  /**
+   * Queues the upload of a checked state: the step count onto the GPU, and each
+   * parameter's moments from `moments(index)`.
+   */
+  #loadChecked(
+    step: number,
+    moments: (
+      index: number,
+    ) => { readonly m: Float32Array; readonly v: Float32Array },
+  ): void {
+    const { arena, device, firstMoments, secondMoments, pass, lifecycle } =
+      this.#parts;
+    const { error } = _scoped(device, () => {
+      arena.upload(device.queue, firstMoments, (_, i) => moments(i).m);
+      arena.upload(device.queue, secondMoments, (_, i) => moments(i).v);
+      const words = new Uint32Array(ENGINE_STATE_BYTES / 4);
+      words[STATE_STEP] = step;
+      device.queue.writeBuffer(pass.state, 0, words);
+    });
+    lifecycle.watch("loadState", error);
+    this.#predicted = step;
   }
 
   /**
@@ -437,8 +597,9 @@ export class GpuAdamW {
    */
   destroy(): void {
     if (!this.#lifecycle.destroy()) return;
-    const { params, grads, firstMoments, secondMoments, pass } = this.#parts;
-    for (const set of [params, grads, firstMoments, secondMoments]) {
+    const { params, grads, firstMoments, secondMoments, owned, pass } =
+      this.#parts;
+    for (const set of [params, grads, firstMoments, secondMoments, owned]) {
       for (const buffer of set) buffer.destroy();
     }
     pass.destroy();
@@ -447,6 +608,24 @@ export class GpuAdamW {
   /** Calls {@linkcode GpuAdamW.destroy}, so `using adamw = GpuAdamW.create(...)` frees it. */
   [Symbol.dispose](): void {
     this.destroy();
+  }
+
+  /** Reads ranges back after the engine state, which must show no refused step. */
+  #readBack(operation: string) {
+    const { device, lifecycle, pass } = this.#parts;
+    return (
+      lists: readonly (readonly _Range[])[],
+      each: (bytes: ArrayBuffer, index: number) => void,
+    ) =>
+      _readWithState(
+        device,
+        lifecycle,
+        pass.state,
+        lists,
+        `${LABEL} ${operation}`,
+        operation,
+        each,
+      );
   }
 
   #bindingIn(set: readonly GPUBuffer[], param: Parameter): GPUBufferBinding {
@@ -461,4 +640,147 @@ export class GpuAdamW {
     if (slot === undefined) throw _foreignParam(NAME, param);
     return slot;
   }
+}
+
+/** AdamW's three kernels, cached per device. */
+function _kernel(
+  device: GPUDevice,
+  which: "gate" | "update" | "reduce",
+): _Kernel {
+  return _cachedKernel(device, `adamw ${which}`, (d) => {
+    switch (which) {
+      case "gate":
+        return _buildKernel(d, `${LABEL} gate`, ADAMW_GATE_WGSL, [
+          { type: "read-only-storage", dynamic: true },
+          { type: "read-only-storage", dynamic: true },
+          { type: "storage" },
+          ..._bindings("read-only-storage", "read-only-storage"),
+        ], "gate");
+      case "update":
+        return _buildKernel(d, `${LABEL} arena`, ARENA_ADAMW_WGSL, [
+          { type: "read-only-storage" },
+          { type: "read-only-storage", dynamic: true },
+          ..._bindings(
+            "read-only-storage",
+            "read-only-storage",
+            "storage",
+            "read-only-storage",
+            "storage",
+            "storage",
+          ),
+        ], "adamw");
+      case "reduce":
+        return _buildKernel(
+          d,
+          `${LABEL} gradient norm`,
+          GRAD_NORM_REDUCE_WGSL,
+          _bindings("read-only-storage", "read-only-storage", "storage"),
+          "reduce",
+        );
+    }
+  });
+}
+
+/** AdamW's constants as the kernels read them: the config, then the bias-correction table. */
+function _adamWConstants(
+  device: GPUDevice,
+  hyper: _AdamWHyper,
+): ArrayBuffer {
+  const table = _biasCorrectionTable(device, hyper);
+  const bytes = new ArrayBuffer(ADAMW_CONFIG_BYTES + table.byteLength);
+  const f32 = new Float32Array(bytes, 0, ADAMW_CONFIG_BYTES / 4);
+  const u32 = new Uint32Array(bytes, 0, ADAMW_CONFIG_BYTES / 4);
+  const weight = Math.fround(1 - hyper.beta1);
+  const fromGrad = Math.abs(weight) >= 0.5;
+  f32[0] = fromGrad ? weight - 1 : weight;
+  u32[1] = fromGrad ? 1 : 0;
+  f32[2] = hyper.beta2;
+  f32[3] = 1 - hyper.beta2;
+  f32[4] = hyper.eps;
+  const norm = hyper.maxGradNorm !== 0 || hyper.skipNonFinite;
+  const clip = Number.isFinite(hyper.maxGradNorm) && hyper.maxGradNorm > 0;
+  f32[5] = clip ? hyper.maxGradNorm : 0;
+  u32[6] = (norm ? FLAG_NORM : 0) | (clip ? FLAG_CLIP : 0) |
+    (hyper.skipNonFinite ? FLAG_SKIP : 0);
+  new Float32Array(bytes, ADAMW_CONFIG_BYTES).set(table);
+  return bytes;
+}
+
+/**
+ * Entry t: `1 / (1 - beta1^t)` and `sqrt(1 - beta2^t)` in f64, each rounded once to f32,
+ * up to the first t where both are exactly 1 (every later t reads that entry).
+ *
+ * @throws {RangeError} If the table would not fit one binding.
+ */
+function _biasCorrectionTable(
+  device: GPUDevice,
+  { beta1, beta2 }: _AdamWHyper,
+): Float32Array {
+  const limit = Math.floor(
+    (Math.min(
+      device.limits.maxStorageBufferBindingSize,
+      device.limits.maxBufferSize,
+    ) - ADAMW_CONFIG_BYTES) / 8,
+  );
+  const entries: number[] = [1, 1];
+  for (let t = 1;; t++) {
+    if (t >= limit) {
+      throw new RangeError(
+        `Expected betas whose bias corrections reach 1 in f32 within ${limit} steps (the device's maxStorageBufferBindingSize) but found [${beta1}, ${beta2}]`,
+      );
+    }
+    const first = Math.fround(1 / _biasCorrection(beta1, t));
+    const second = _biasCorrection2Sqrt(beta2, t);
+    entries.push(first, second);
+    if (first === 1 && second === 1) break;
+  }
+  return Float32Array.from(entries);
+}
+
+function _constantsBuffer(
+  device: GPUDevice,
+  constants: ArrayBuffer,
+): GPUBuffer {
+  const buffer = device.createBuffer({
+    label: `${LABEL} constants`,
+    size: constants.byteLength,
+    usage: GPUBufferUsage.STORAGE,
+    mappedAtCreation: true,
+  });
+  new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(constants));
+  buffer.unmap();
+  return buffer;
+}
+
+/**
+ * The gradient-norm partials: one entry per chunk of every shard, each shard's at an
+ * aligned offset; the gaps stay zero, so the gate sums the whole buffer.
+ */
+function _partials(
+  device: GPUDevice,
+  plan: _DecayPlan,
+): { buffer: GPUBuffer; binding(shard: number): GPUBufferBinding } {
+  const align = device.limits.minStorageBufferOffsetAlignment;
+  const offsets: number[] = [];
+  let bytes = 0;
+  for (const { chunkCount } of plan.dispatches) {
+    offsets.push(bytes);
+    bytes += Math.ceil(chunkCount * PARTIAL_BYTES / align) * align;
+  }
+  const buffer = device.createBuffer({
+    label: `${LABEL} gradient norm partials`,
+    size: Math.max(PARTIAL_BYTES, bytes),
+    usage: GPUBufferUsage.STORAGE,
+  });
+  return {
+    buffer,
+    binding: (shard) => ({
+      buffer,
+      offset: offsets[shard]!,
+      size: Math.max(
+        PARTIAL_BYTES,
+        plan.dispatches[shard]!.chunkCount * PARTIAL_BYTES,
+      ),
+    }),
+  };
 }

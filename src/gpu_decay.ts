@@ -13,8 +13,10 @@ import {
   ARENA_DECAY_WGSL,
   buffersDecayWgsl,
   DECAY_CHUNK_ELEMENTS,
+  DECAY_GATE_WGSL,
+  DECAY_GROUP_WORDS,
 } from "./decay_kernel.ts";
-import type { _SegmentSpec } from "./_decay_plan.ts";
+import { _DecayPlan, type _SegmentSpec } from "./_decay_plan.ts";
 import { _checkScaling, _DecayFactors, type _Scaling } from "./_factors.ts";
 import {
   type _CheckedGroup,
@@ -24,16 +26,24 @@ import {
   _foreignParam,
 } from "./_check_groups.ts";
 import {
+  _bindings,
   _buildKernel,
   _cachedKernel,
   _checkDevice,
   type _Kernel,
   _Lifecycle,
   type _Range,
-  _readRanges,
+  _scoped,
 } from "./_gpu.ts";
 import { _Arena, _bindingOf } from "./_arena.ts";
-import { _FusedPass, RING_SLOTS } from "./_fused_pass.ts";
+import {
+  _FusedPass,
+  type _StepValues,
+  GROUP_VALUES_START,
+  RING_SLOTS,
+} from "./_fused_pass.ts";
+import { _readWithState } from "./_engine_state.ts";
+import { _checkKeys } from "./_check_keys.ts";
 import { _describe } from "./_describe.ts";
 
 /** Options of {@linkcode GpuDecay.create}. */
@@ -59,13 +69,17 @@ interface _Location {
 /** Everything an engine is made of, built by `create` or `fromBuffers`. */
 interface _Parts {
   readonly device: GPUDevice;
+  readonly lifecycle: _Lifecycle;
   readonly factors: _DecayFactors;
+  readonly plan: _DecayPlan;
   readonly pass: _FusedPass;
   readonly owned: readonly GPUBuffer[];
   readonly buffers: readonly GPUBuffer[];
   readonly locations: ReadonlyMap<unknown, _Location>;
   /** The layout of the parameters in `buffers`, in arena mode. */
   readonly arena?: _Arena;
+  /** In `fromBuffers` mode, each caller buffer with a parameter that lives in it. */
+  readonly callerBuffers?: readonly { buffer: GPUBuffer; name: string }[];
 }
 
 const NAME = "GpuDecay";
@@ -112,12 +126,13 @@ const LABEL = "weight-decay";
  */
 export class GpuDecay implements DecayStep {
   /**
-   * The size of the ring of per-step factor slots. Every `step` and `encode` takes the
-   * next slot, and a slot is written when its step is recorded, so a step recorded with
-   * `encode` must be submitted before this many more steps are recorded (by `encode`
-   * into any encoder, or by `step`); otherwise its factors are overwritten. Encoding
-   * more than this many steps into one encoder throws; across encoders the engine
-   * cannot see your submits, so keep to the limit.
+   * The size of the ring of per-step slots. Every `step` and `encode` takes the next
+   * slot, written when its step is recorded, so a step recorded with `encode` must be
+   * submitted before this many more steps are recorded (by `encode` into any encoder,
+   * or by `step`). Encoding more than this many steps into one encoder throws; across
+   * encoders the GPU checks: a step whose slot was rewritten is refused, with every
+   * later step, and the next read (`read`, `syncToHost`) throws. No step ever runs with
+   * another step's values.
    */
   static readonly maxEncodesPerSubmit: number = RING_SLOTS;
 
@@ -130,15 +145,19 @@ export class GpuDecay implements DecayStep {
   readonly #parts: _Parts;
   readonly #lifecycle: _Lifecycle;
   /** Computes this step's factors; false if none changes anything, so nothing is recorded. */
-  readonly #prepare = (lr: number): boolean => {
-    const { pass, factors } = this.#parts;
-    return pass.plan.write(factors.compute(lr));
+  readonly #prepare = (lr: number, values: _StepValues): boolean => {
+    const { plan, factors } = this.#parts;
+    const groupFactors = factors.compute(lr);
+    if (!plan.changes(groupFactors)) return false;
+    this.#checkCallerBuffers();
+    values.f32.set(groupFactors, GROUP_VALUES_START);
+    return true;
   };
 
   private constructor(parts: _Parts) {
     this.#parts = parts;
     this.buffers = Object.freeze([...parts.buffers]);
-    this.#lifecycle = new _Lifecycle(parts.device, NAME);
+    this.#lifecycle = parts.lifecycle;
   }
 
   /**
@@ -175,6 +194,7 @@ export class GpuDecay implements DecayStep {
     options?: GpuDecayOptions,
   ): GpuDecay {
     _checkDevice(device);
+    _checkKeys(options, "GpuDecay options", CREATE_OPTION_KEYS);
     const scaling = _checkScaling(options);
     const checked = _checkHostGroups(groups);
     // Groups that decay come first, so each dispatch ends with its last decaying chunk.
@@ -182,37 +202,41 @@ export class GpuDecay implements DecayStep {
       Number(checked[b]!.weightDecay > 0) - Number(checked[a]!.weightDecay > 0)
     );
     const arena = new _Arena(device, checked, options?.maxShardBytes, order);
-    const shards = arena.createShards(device, `${LABEL} arena`, "values");
-    const locations = new Map<unknown, _Location>();
-    for (const [param, slot] of arena.slots) {
-      locations.set(param, {
-        name: slot.name,
-        ranges: arena.ranges(slot, shards),
-      });
-    }
-    const kernel = _cachedKernel(
-      device,
-      "arena",
-      (d) =>
-        _buildKernel(
-          d,
-          `${LABEL} arena decay`,
-          ARENA_DECAY_WGSL,
-          ["storage"],
-          "decay",
-        ),
-    );
-    return new GpuDecay(
-      _assemble(
+    const lifecycle = new _Lifecycle(device, NAME);
+    const { result, error } = _scoped(device, () => {
+      const shards = arena.createShards(device, `${LABEL} arena`, "values");
+      const locations = new Map<unknown, _Location>();
+      for (const [param, slot] of arena.slots) {
+        locations.set(param, {
+          name: slot.name,
+          ranges: arena.ranges(slot, shards),
+        });
+      }
+      const kernel = _cachedKernel(
         device,
+        "arena decay",
+        (d) =>
+          _buildKernel(
+            d,
+            `${LABEL} arena decay`,
+            ARENA_DECAY_WGSL,
+            _updateBindings(["storage"]),
+            "decay",
+          ),
+      );
+      return _assemble(
+        device,
+        lifecycle,
         checked,
         scaling,
         arena.segments,
         kernel,
         shards.map((s) => [{ buffer: s }]),
         { owned: shards, buffers: shards, locations, arena },
-      ),
-    );
+      );
+    });
+    lifecycle.watch("create", error);
+    return new GpuDecay(result);
   }
 
   /**
@@ -252,6 +276,9 @@ export class GpuDecay implements DecayStep {
     options?: DecayOptions,
   ): GpuDecay {
     _checkDevice(device);
+    _checkKeys(options, "GpuDecay.fromBuffers() options", DECAY_OPTION_KEYS, {
+      maxShardBytes: "fromBuffers() decays your buffers as they are; no arena",
+    });
     const scaling = _checkScaling(options);
     const checked = _checkGroups(groups, _checkBufferTarget);
     const targets = checked.flatMap((group, g) =>
@@ -274,60 +301,89 @@ export class GpuDecay implements DecayStep {
     const windows = _bindingWindows(device, targets);
     const perDispatch = Math.max(
       1,
-      device.limits.maxStorageBuffersPerShaderStage - 2,
+      device.limits.maxStorageBuffersPerShaderStage - 3,
     );
-    const windowList = [...new Set(windows.values())];
-    const dispatchWindows: GPUBufferBinding[][] = [];
-    for (let w = 0; w < windowList.length; w += perDispatch) {
-      dispatchWindows.push(windowList.slice(w, w + perDispatch));
+    // Each distinct window gets the next binding: dispatch w / perDispatch, binding w % perDispatch.
+    const windowIndex = new Map<GPUBufferBinding, number>();
+    for (const window of windows.values()) {
+      if (!windowIndex.has(window)) windowIndex.set(window, windowIndex.size);
     }
-    const segments = dispatchWindows.map((list) =>
-      targets.filter((t) => list.includes(windows.get(t)!)).map(
-        (t): _SegmentSpec => {
-          const window = windows.get(t)!;
-          const begin = (t.range.offset - window.offset!) / 4;
-          return {
-            group: t.group,
-            binding: list.indexOf(window),
-            begin,
-            end: begin + t.range.size / 4,
-          };
+    const dispatchCount = Math.ceil(windowIndex.size / perDispatch);
+    const dispatchWindows: GPUBufferBinding[][] = Array.from(
+      { length: dispatchCount },
+      () => [],
+    );
+    for (const [window, w] of windowIndex) {
+      dispatchWindows[Math.floor(w / perDispatch)]!.push(window);
+    }
+    const segments: _SegmentSpec[][] = dispatchWindows.map(() => []);
+    for (const target of targets) {
+      const window = windows.get(target);
+      if (window === undefined) continue;
+      const w = windowIndex.get(window)!;
+      const begin = (target.range.offset - window.offset!) / 4;
+      segments[Math.floor(w / perDispatch)]!.push({
+        group: target.group,
+        binding: w % perDispatch,
+        begin,
+        end: begin + target.range.size / 4,
+      });
+    }
+    const lifecycle = new _Lifecycle(device, NAME);
+    const { result, error } = _scoped(device, () => {
+      const placeholder = device.createBuffer({
+        label: `${LABEL} unused binding`,
+        size: 16,
+        usage: GPUBufferUsage.STORAGE,
+      });
+      const kernel = _cachedKernel(
+        device,
+        `buffers decay ${perDispatch}`,
+        (d) =>
+          _buildKernel(
+            d,
+            `${LABEL} buffers decay`,
+            buffersDecayWgsl(perDispatch),
+            _updateBindings(Array(perDispatch).fill("storage")),
+            "decay",
+          ),
+      );
+      const bindings = dispatchWindows.map((list) =>
+        Array.from(
+          { length: perDispatch },
+          (_, b) => list[b] ?? { buffer: placeholder },
+        )
+      );
+      const locations = new Map<unknown, _Location>(
+        targets.map((t) => [t.param, { name: t.name, ranges: [t.range] }]),
+      );
+      const callerBuffers = new Map<GPUBuffer, string>();
+      for (const { range, name } of targets) {
+        if (!callerBuffers.has(range.buffer)) {
+          callerBuffers.set(range.buffer, name);
+        }
+      }
+      return _assemble(
+        device,
+        lifecycle,
+        checked,
+        scaling,
+        segments,
+        kernel,
+        bindings,
+        {
+          owned: [placeholder],
+          buffers: [...callerBuffers.keys()],
+          locations,
+          callerBuffers: [...callerBuffers].map(([buffer, name]) => ({
+            buffer,
+            name,
+          })),
         },
-      )
-    );
-    const placeholder = device.createBuffer({
-      label: `${LABEL} unused binding`,
-      size: 16,
-      usage: GPUBufferUsage.STORAGE,
+      );
     });
-    const kernel = _cachedKernel(
-      device,
-      `buffers ${perDispatch}`,
-      (d) =>
-        _buildKernel(
-          d,
-          `${LABEL} buffers decay`,
-          buffersDecayWgsl(perDispatch),
-          Array(perDispatch).fill("storage"),
-          "decay",
-        ),
-    );
-    const bindings = dispatchWindows.map((list) =>
-      Array.from(
-        { length: perDispatch },
-        (_, b) => list[b] ?? { buffer: placeholder },
-      )
-    );
-    const locations = new Map<unknown, _Location>(
-      targets.map((t) => [t.param, { name: t.name, ranges: [t.range] }]),
-    );
-    return new GpuDecay(
-      _assemble(device, checked, scaling, segments, kernel, bindings, {
-        owned: [placeholder],
-        buffers: [...new Set(targets.map((t) => t.range.buffer))],
-        locations,
-      }),
-    );
+    lifecycle.watch("fromBuffers", error);
+    return new GpuDecay(result);
   }
 
   /**
@@ -390,7 +446,8 @@ export class GpuDecay implements DecayStep {
    * @returns A new array of its values.
    * @throws {TypeError} If the parameter is not one of this engine's, or its buffer lacks
    * `COPY_SRC` usage.
-   * @throws {Error} If the engine was destroyed or its device lost, also while waiting.
+   * @throws {Error} If the engine was destroyed, its device lost (also while waiting),
+   * the copy failed on the GPU (a destroyed buffer), or the GPU refused a step.
    */
   async read(
     param: Parameter | GPUBuffer | GPUBufferBinding,
@@ -406,30 +463,31 @@ export class GpuDecay implements DecayStep {
         );
       }
     }
-    const bytes = await _readRanges(
-      this.#parts.device,
-      this.#lifecycle,
-      ranges,
-      `${LABEL} read`,
-    );
-    return new Float32Array(bytes);
+    const chunks: Float32Array[] = [];
+    await this.#readBack("read")([ranges], (bytes) => {
+      chunks.push(new Float32Array(bytes.slice(0)));
+    });
+    return chunks[0] ?? new Float32Array(0);
   }
 
   /**
    * Copies the arena back into every parameter's `data`, mapping each shard once: call
    * it before saving a checkpoint or evaluating on the host. The values are those of
-   * the moment of the call: steps submitted while it waits do not show.
+   * the moment of the call: steps submitted while it waits do not show. All or
+   * nothing: every parameter's `data` is checked first, and nothing is written unless
+   * every copy succeeded on the GPU.
    *
-   * @throws {TypeError} If the engine decays caller-owned buffers (`fromBuffers`).
-   * @throws {Error} If the engine was destroyed or its device lost, also while waiting.
+   * @throws {TypeError} If the engine decays caller-owned buffers (`fromBuffers`), or a
+   * parameter's `data` was detached, resized or replaced since `create`.
+   * @throws {Error} If the engine was destroyed, its device lost (also while waiting), a
+   * copy failed on the GPU (e.g. an arena shard was destroyed), or the GPU refused a
+   * step (see {@linkcode GpuDecay.maxEncodesPerSubmit}); nothing is written then.
    */
   async syncToHost(): Promise<void> {
     this.#lifecycle.check();
     await this.#arena("syncToHost").syncToHost(
-      this.#parts.device,
-      this.#lifecycle,
+      this.#readBack("syncToHost"),
       this.#parts.buffers,
-      `${LABEL} sync`,
     );
   }
 
@@ -438,15 +496,18 @@ export class GpuDecay implements DecayStep {
    * the parameters. Queued before any later step.
    *
    * @throws {TypeError} If the engine decays caller-owned buffers, or a parameter's data
-   * no longer has the length it had at `create`.
-   * @throws {Error} If the engine was destroyed or its device lost.
+   * was detached, resized or replaced since `create`; nothing is queued then.
+   * @throws {Error} If the engine was destroyed, its device lost, or its GPU work failed.
    */
   syncFromHost(): void {
     this.#lifecycle.check();
-    this.#arena("syncFromHost").syncFromHost(
-      this.#parts.device.queue,
-      this.#parts.buffers,
+    const arena = this.#arena("syncFromHost");
+    const { device, buffers, lifecycle } = this.#parts;
+    const { error } = _scoped(
+      device,
+      () => arena.syncFromHost(device.queue, buffers),
     );
+    lifecycle.watch("syncFromHost", error);
   }
 
   /**
@@ -462,6 +523,45 @@ export class GpuDecay implements DecayStep {
   /** Calls {@linkcode GpuDecay.destroy}, so `using decay = GpuDecay.create(...)` frees it. */
   [Symbol.dispose](): void {
     this.destroy();
+  }
+
+  /** Reads ranges back after the engine state, which must show no refused step. */
+  #readBack(operation: string) {
+    const { device, lifecycle, pass } = this.#parts;
+    return (
+      lists: readonly (readonly _Range[])[],
+      each: (bytes: ArrayBuffer, index: number) => void,
+    ) =>
+      _readWithState(
+        device,
+        lifecycle,
+        pass.state,
+        lists,
+        `${LABEL} ${operation}`,
+        operation,
+        each,
+      );
+  }
+
+  /**
+   * Checks what can be checked of the caller's buffers before a step: none may be
+   * mapped (a submit that uses a mapped buffer fails as a whole).
+   *
+   * @throws {TypeError} Naming a parameter whose buffer is mapped or being mapped.
+   */
+  #checkCallerBuffers(): void {
+    const buffers = this.#parts.callerBuffers;
+    if (buffers === undefined) return;
+    for (let i = 0; i < buffers.length; i++) {
+      const { buffer, name } = buffers[i]!;
+      if (buffer.mapState !== "unmapped") {
+        throw new TypeError(
+          `Expected the buffer of parameter ${
+            _describe(name)
+          } to be unmapped for the step, but it is ${buffer.mapState}; unmap it first`,
+        );
+      }
+    }
   }
 
   #locate(param: unknown): _Location {
@@ -484,32 +584,71 @@ export class GpuDecay implements DecayStep {
   }
 }
 
+const DECAY_OPTION_KEYS = ["scaling", "maxLr"];
+const CREATE_OPTION_KEYS = [...DECAY_OPTION_KEYS, "maxShardBytes"];
+
+/** The update kernels' bindings: chunk table, step slot, state, then `values`. */
+function _updateBindings(
+  values: readonly GPUBufferBindingType[],
+): ReturnType<typeof _bindings> {
+  return [
+    { type: "read-only-storage" },
+    { type: "read-only-storage", dynamic: true },
+    { type: "read-only-storage" },
+    ..._bindings(...values),
+  ];
+}
+
+/** The decay gate: slot header and own lap (dynamic offsets), then the state. */
+function _gateKernel(device: GPUDevice): _Kernel {
+  return _cachedKernel(
+    device,
+    "decay gate",
+    (d) =>
+      _buildKernel(d, `${LABEL} gate`, DECAY_GATE_WGSL, [
+        { type: "read-only-storage", dynamic: true },
+        { type: "read-only-storage", dynamic: true },
+        { type: "storage" },
+      ], "gate"),
+  );
+}
+
 /** Builds the factors and the fused pass common to both modes. */
 function _assemble(
   device: GPUDevice,
+  lifecycle: _Lifecycle,
   groups: readonly _CheckedGroup<unknown>[],
   scaling: _Scaling,
   segments: readonly (readonly _SegmentSpec[])[],
   kernel: _Kernel,
   values: readonly (readonly GPUBufferBinding[])[],
-  rest: Pick<_Parts, "owned" | "buffers" | "locations" | "arena">,
+  rest: Pick<
+    _Parts,
+    "owned" | "buffers" | "locations" | "arena" | "callerBuffers"
+  >,
 ): _Parts {
+  const plan = new _DecayPlan(
+    segments,
+    groups.map((g) => g.weightDecay),
+    device.limits.maxComputeWorkgroupsPerDimension,
+    { chunkElements: DECAY_CHUNK_ELEMENTS, direct: rest.arena !== undefined },
+  );
   return {
     ...rest,
     device,
+    lifecycle,
+    plan,
     factors: new _DecayFactors(groups, scaling),
     pass: new _FusedPass(device, {
       label: LABEL,
       engine: NAME,
       stepName: "decay",
-      kernel,
-      segments,
-      values,
-      weightDecays: groups.map((g) => g.weightDecay),
-      plan: {
-        chunkElements: DECAY_CHUNK_ELEMENTS,
-        direct: rest.arena !== undefined,
-      },
+      plan,
+      lifecycle,
+      groups: groups.length,
+      groupWords: DECAY_GROUP_WORDS,
+      gate: { kernel: _gateKernel(device), bindings: [] },
+      update: { kernel, bindings: values },
     }),
   };
 }

@@ -12,6 +12,7 @@ import { _checkScaling, _DecayFactors } from "./_factors.ts";
 import { type _CheckedGroup, _checkGroups } from "./_check_groups.ts";
 import { _asWebGpuBackend, _TfjsFusedPass } from "./_tfjs_fused.ts";
 import { _describe } from "./_describe.ts";
+import { _checkKeys } from "./_check_keys.ts";
 
 /**
  * How a {@linkcode TfjsDecay} step ran:
@@ -117,6 +118,7 @@ export class TfjsDecay implements DecayStep {
     groups: ParamGroup<VariableLike>[],
     options?: TfjsDecayOptions,
   ) {
+    _checkKeys(options, "TfjsDecay options", ["scaling", "maxLr", "fused"]);
     const scaling = _checkScaling(options);
     _checkNamespace(tf);
     this.#tf = tf;
@@ -124,7 +126,10 @@ export class TfjsDecay implements DecayStep {
     this.#factors = new _DecayFactors(this.#groups, scaling);
     this.#fused = options?.fused === false
       ? undefined
-      : new _TfjsFusedPass(this.#groups, options);
+      : new _TfjsFusedPass(this.#groups, {
+        ...(options?.scaling === undefined ? {} : { scaling: options.scaling }),
+        ...(options?.maxLr === undefined ? {} : { maxLr: options.maxLr }),
+      });
   }
 
   /** The path the last step that changed anything took; `undefined` before it. */

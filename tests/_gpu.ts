@@ -136,7 +136,8 @@ export function instrument(
 /**
  * Makes an engine of several shards on an instrumented `device`, takes 25 steps and
  * asserts what a fused step costs: one `writeBuffer`, one compute pass, one dispatch per
- * shard and one submit per step, and no GPU object created. Destroys the engine.
+ * shard (and `extraPerShard` more, e.g. AdamW's gradient-norm reduction) plus the gate,
+ * and one submit per step, and no GPU object created. Destroys the engine.
  */
 export async function assertStepCosts(
   device: GPUDevice,
@@ -145,6 +146,7 @@ export async function assertStepCosts(
     readonly buffers: readonly GPUBuffer[];
     destroy(): void;
   },
+  extraPerShard = 0,
 ): Promise<void> {
   const { device: counted, counts } = instrument(device);
   const engine = create(counted);
@@ -159,8 +161,8 @@ export async function assertStepCosts(
     assert.equal(delta("beginComputePass"), steps, "one compute pass per step");
     assert.equal(
       delta("dispatchWorkgroups"),
-      steps * shards,
-      "one dispatch per shard",
+      steps * (shards * (1 + extraPerShard) + 1),
+      "one dispatch per shard, and the gate",
     );
     assert.equal(delta("submit"), steps);
     for (

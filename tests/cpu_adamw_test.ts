@@ -272,12 +272,17 @@ Deno.test("CpuAdamW.loadState() rejects a state of other parameters and changes 
     [
       { ...other, step: -1 },
       "RangeError",
-      "Expected state.step to be an integer >= 0 but found -1",
+      "Expected state.step to be an integer from 0 to 2 ** 32 - 1 but found -1",
     ],
     [
       { ...other, step: 1.5 },
       "RangeError",
-      "Expected state.step to be an integer >= 0 but found 1.5",
+      "Expected state.step to be an integer from 0 to 2 ** 32 - 1 but found 1.5",
+    ],
+    [
+      { ...other, step: 2 ** 32 },
+      "RangeError",
+      "Expected state.step to be an integer from 0 to 2 ** 32 - 1 but found 4294967296",
     ],
     [
       { ...other, params: {} },
@@ -295,9 +300,29 @@ Deno.test("CpuAdamW.loadState() rejects a state of other parameters and changes 
       'Expected state.params[1] to be parameter "fc.bias" but found "fc.weight"',
     ],
     [
-      entry(1, { v: [0] }),
+      entry(1, { v: "0" }),
       "TypeError",
-      'Expected state.params[1].v of parameter "fc.bias" to be a Float32Array but found [0]',
+      'Expected state.params[1].v of parameter "fc.bias" to be a Float32Array or an array of numbers but found "0"',
+    ],
+    [
+      entry(1, { v: ["0"] }),
+      "TypeError",
+      'Expected state.params[1].v of parameter "fc.bias" to hold only numbers but found "0" at index 0',
+    ],
+    [
+      entry(0, { v: f32s(1, -1) }),
+      "RangeError",
+      'Expected state.params[0].v of parameter "fc.weight" to hold finite values >= 0 but found -1 at index 1',
+    ],
+    [
+      entry(0, { v: [1, Infinity] }),
+      "RangeError",
+      'Expected state.params[0].v of parameter "fc.weight" to hold finite values >= 0 but found Infinity at index 1',
+    ],
+    [
+      entry(1, { m: f32s(NaN) }),
+      "RangeError",
+      'Expected state.params[1].m of parameter "fc.bias" to hold finite values but found NaN at index 0',
     ],
     [
       entry(1, { m: new Float32Array(2) }),

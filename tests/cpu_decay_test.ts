@@ -141,7 +141,7 @@ Deno.test("CpuDecay rejects scaling options it cannot honour", () => {
   });
   assert.throws(() => new CpuDecay(groups, 0.1 as never), {
     name: "TypeError",
-    message: "Expected options to be an object but found 0.1",
+    message: "Expected CpuDecay options to be an object but found 0.1",
   });
   new CpuDecay(groups, { scaling: "lr", maxLr: -1 }); // maxLr is ignored where unused
 });

@@ -57,9 +57,10 @@ function pair(
   options?: GpuAdamWOptions,
 ) {
   const cpuGroups = twin(groups);
+  const { maxShardBytes: _, ...cpuOptions } = options ?? {};
   return {
     gpu: GpuAdamW.create(device, groups, options),
-    cpu: new CpuAdamW(cpuGroups, options),
+    cpu: new CpuAdamW(cpuGroups, cpuOptions),
     gpuParams: groups.flatMap((g) => g.params),
     cpuParams: cpuGroups.flatMap((g) => g.params),
   };
@@ -446,12 +447,28 @@ gpuTest(
 );
 
 gpuTest(
-  "GpuAdamW handles an empty model and counts its steps",
+  "GpuAdamW counts the steps of a model of empty tensors on the GPU, and rejects an empty model",
   async (device) => {
-    using gpu = GpuAdamW.create(device, []);
+    assert.throws(() => GpuAdamW.create(device, []), {
+      name: "TypeError",
+      message:
+        "Expected groups to hold at least one parameter but found no group: an engine without parameters would silently do nothing",
+    });
+    const empty = new Parameter([]);
+    using gpu = GpuAdamW.create(device, [{
+      weightDecay: 0.1,
+      params: [empty],
+      names: ["empty"],
+    }]);
+    gpu.step(0.1);
     gpu.step(0.1);
     await gpu.syncToHost();
-    assert.deepEqual(await gpu.state(), { step: 1, params: [] });
+    const state = await gpu.state();
+    assert.equal(state.step, 2);
+    assert.deepEqual(state.params.map((p) => [p.name, p.m.length]), [[
+      "empty",
+      0,
+    ]]);
   },
 );
 
@@ -539,8 +556,9 @@ gpuTest("GpuAdamW shares one pipeline per device between engines", (device) => {
   using b = GpuAdamW.create(counted, group());
   a.step(0.1);
   b.step(0.1);
-  assert.equal(counts.createComputePipeline, 1);
-  assert.equal(counts.createShaderModule, 1);
+  // The update kernel and the gate, each made once.
+  assert.equal(counts.createComputePipeline, 2);
+  assert.equal(counts.createShaderModule, 2);
 });
 
 gpuTest(

@@ -131,7 +131,7 @@ gpuTest(
 );
 
 gpuTest(
-  "GpuDecay handles empty groups, empty tensors and an empty model",
+  "GpuDecay handles empty groups and empty tensors, and rejects an empty model",
   async (device) => {
     const weight = new Parameter([1, 2, 3]);
     const groups: ParamGroup[] = [
@@ -145,10 +145,19 @@ gpuTest(
     using gpu = GpuDecay.create(device, groups);
     gpu.step(1);
     assert.deepEqual([...await gpu.read(weight)], [0.5, 1, 1.5]);
-    using nothing = GpuDecay.create(device, []);
-    nothing.step(1);
-    await nothing.syncToHost();
-    assert.deepEqual(nothing.buffers, []);
+    assert.throws(() => GpuDecay.create(device, []), {
+      name: "TypeError",
+      message:
+        "Expected groups to hold at least one parameter but found no group: an engine without parameters would silently do nothing",
+    });
+    using empty = GpuDecay.create(device, [{
+      weightDecay: 0.1,
+      params: [new Parameter([])],
+      names: ["empty"],
+    }]);
+    empty.step(1);
+    await empty.syncToHost();
+    assert.deepEqual(empty.buffers, []);
   },
 );
 
@@ -241,8 +250,9 @@ gpuTest("GpuDecay shares one pipeline per device between engines", (device) => {
   using b = GpuDecay.create(counted, group());
   a.step(0.1);
   b.step(0.1);
-  assert.equal(counts.createComputePipeline, 1);
-  assert.equal(counts.createShaderModule, 1);
+  // The decay kernel and the gate, each made once.
+  assert.equal(counts.createComputePipeline, 2);
+  assert.equal(counts.createShaderModule, 2);
 });
 
 gpuTest(
@@ -595,8 +605,13 @@ gpuTest(
       cpu.step(lr);
     }
     assert.equal(counts.beginComputePass, passes + 3, "one pass per step");
-    const perDispatch = device.limits.maxStorageBuffersPerShaderStage - 2;
-    assert.equal(counts.dispatchWorkgroups, 3 * Math.ceil(23 / perDispatch));
+    // Three bindings per dispatch hold the chunk table, the step's values and the state;
+    // each step also runs the one-workgroup gate.
+    const perDispatch = device.limits.maxStorageBuffersPerShaderStage - 3;
+    assert.equal(
+      counts.dispatchWorkgroups,
+      3 * (1 + Math.ceil(23 / perDispatch)),
+    );
     for (const [g, group] of gpuGroups.entries()) {
       for (const [i, param] of group.params.entries()) {
         const expected = cpuGroups[g]!.params[i]!.data;
@@ -813,6 +828,13 @@ gpuTest(
       "the caller's buffer is not the engine's to destroy",
     );
     made.delete(own);
+    // One table of ring laps per device, shared by every engine, lives with the device.
+    const laps = [...made.keys()].filter((b) =>
+      b.label === "weight-decay lap table"
+    );
+    assert.equal(laps.length, 1, "one lap table for both engines");
+    assert.equal(made.get(laps[0]!), 0);
+    made.delete(laps[0]!);
     const counts = [...made.values()];
     assert.ok(counts.length > 5, `${counts.length} buffers made`);
     assert.deepEqual(

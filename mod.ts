@@ -73,6 +73,7 @@ export type {
   Where,
 } from "./src/policy.ts";
 export { ParsedScalePolicy, parseGroupPolicy } from "./src/group_policy.ts";
+export type { LayerDecay } from "./src/layer_decay.ts";
 export type {
   GroupPolicy,
   ParsedGroupPolicy,

@@ -20,17 +20,24 @@ import {
 } from "./policy.ts";
 import { _describe } from "./_describe.ts";
 import { KEY_HINTS } from "./_check_keys.ts";
+import {
+  type _LayerTable,
+  type _ParsedLayerDecay,
+  _parseLayerDecay,
+  type LayerDecay,
+} from "./layer_decay.ts";
 
 /**
  * A learning-rate scale policy: rules in the language of {@linkcode WeightDecayPolicy}
  * (first match wins, a negative value means "use the default", the default last and
- * >= 0), whose values multiply the learning rate of the parameters they decide.
+ * >= 0), whose values multiply the learning rate of the parameters they decide; or a
+ * {@linkcode LayerDecay}, timm's layer-wise lr decay.
  *
  * A group with scale `s` steps with `lr * s` wherever the learning rate appears (the
  * decay factor and the Adam update), as timm's scheduler sets
  * `param_group["lr"] = lr * param_group["lr_scale"]`; a scale of 0 freezes the group.
  */
-export type ScalePolicy = number | readonly [...Rule[], number];
+export type ScalePolicy = number | readonly [...Rule[], number] | LayerDecay;
 
 /**
  * A policy for both values a group carries: its weight decay, with basecls semantics,
@@ -73,47 +80,66 @@ export interface GroupPolicy {
 
 /** Which rule decided a parameter's learning-rate scale, and the scale it gets. */
 export interface ScaleDecision {
-  /** The index of the rule that matched, or -1 when none did and the default applied. */
+  /**
+   * The index of the rule that matched, or -1 when none did and the default applied
+   * (always -1 under layer decay).
+   */
   rule: number;
   /** The scale applied. */
   lrScale: number;
+  /** Under layer decay, the parameter's layer: 0 nearest the input. */
+  layer?: number;
 }
 
 const LR_SCALE: _PolicyLabels = {
-  policy: "lr-scale policy",
+  policy: "an lr-scale policy",
   value: "lrScale",
   example: "1",
-  alternatives: "a number, or rules followed by a default number",
+  alternatives:
+    "a number, rules followed by a default number, or { layerDecay, groupMatcher }",
 };
 
 /**
- * A validated learning-rate scale policy; {@linkcode parseGroupPolicy} makes one.
+ * A validated learning-rate scale policy, of rules or of layer decay;
+ * {@linkcode parseGroupPolicy} makes one.
  */
 export class ParsedScalePolicy {
-  /** The rules, first to last. */
+  /** The rules, first to last; none under layer decay. */
   readonly rules: readonly ParsedRule[];
-  /** The scale of parameters no rule decides; finite and >= 0. */
+  /** The scale of parameters no rule decides; finite and >= 0 (1 under layer decay). */
   readonly defaultValue: number;
+  /** Whether the scales come from a {@linkcode LayerDecay}, which decides all names together. */
+  readonly layerDecay: boolean;
+  readonly #layers: _ParsedLayerDecay | undefined;
 
   /**
    * Holds already validated rules; use {@linkcode parseGroupPolicy} to make one.
    *
    * @param rules The rules, first to last.
    * @param defaultValue The default scale.
+   * @param layers A parsed layer decay, instead of rules.
    */
-  constructor(rules: readonly ParsedRule[], defaultValue: number) {
+  constructor(
+    rules: readonly ParsedRule[],
+    defaultValue: number,
+    layers?: _ParsedLayerDecay,
+  ) {
     this.rules = Object.freeze([...rules]);
     this.defaultValue = defaultValue;
+    this.layerDecay = layers !== undefined;
+    this.#layers = layers;
     Object.freeze(this);
   }
 
   /**
-   * Decides one parameter's scale, as {@linkcode ParsedPolicy.decide} does its weight
-   * decay.
+   * Decides one parameter's scale by the rules, as {@linkcode ParsedPolicy.decide} does
+   * its weight decay.
    *
    * @param param The parameter, with its name and owner.
    * @returns The deciding rule's index (-1 for the default) and the scale applied.
    * @throws {PolicyError} If a `where()` predicate throws or returns a non-boolean.
+   * @throws {TypeError} Under layer decay, where a layer depends on every name: use
+   * {@linkcode ParsedScalePolicy.decideAll}.
    *
    * @example
    * ```ts
@@ -126,6 +152,11 @@ export class ParsedScalePolicy {
    * ```
    */
   decide(param: NamedParameter<unknown>): ScaleDecision {
+    if (this.#layers !== undefined) {
+      throw new TypeError(
+        "Expected a policy of rules to decide one parameter, but layer decay puts every name in a layer together: use decideAll(params), explain() or getParamGroups()",
+      );
+    }
     try {
       const { rule, value } = _firstMatch(
         this.rules,
@@ -136,6 +167,47 @@ export class ParsedScalePolicy {
     } catch (error) {
       throw _inScalePolicy(error);
     }
+  }
+
+  /**
+   * Decides every parameter's scale: by the rules, one by one, or by layer decay, all
+   * names together (a layer's id depends on which keys the other names have, as timm's
+   * `param_groups_layer_decay` computes them over `model.named_parameters()`).
+   *
+   * @param params Every parameter, in source order, each under its first name.
+   * @returns One decision per parameter, in order.
+   * @throws {PolicyError} If a `where()` predicate fails, or a layer-decay regex captures
+   * a group that is not a number.
+   *
+   * @example Layer decay over a tiny ViT
+   * ```ts
+   * import { parseGroupPolicy } from "@decoupled/weight-decay";
+   * import assert from "node:assert/strict";
+   *
+   * const { lrScale } = parseGroupPolicy({
+   *   weightDecay: 0.05,
+   *   lrScale: {
+   *     layerDecay: 0.5,
+   *     groupMatcher: { stem: "^patch_embed", blocks: [["^blocks\\.(\\d+)", null]] },
+   *   },
+   * });
+   * const names = ["patch_embed.proj.weight", "blocks.0.fc.weight", "blocks.1.fc.weight", "head.weight"];
+   * const decided = lrScale.decideAll(names.map((name) => ({ name, param: null })));
+   * assert.deepEqual(decided.map((d) => d.lrScale), [0.125, 0.25, 0.5, 1]);
+   * assert.deepEqual(decided.map((d) => d.layer), [0, 1, 2, 3]);
+   * ```
+   */
+  decideAll(params: readonly NamedParameter<unknown>[]): ScaleDecision[] {
+    if (this.#layers === undefined) return params.map((p) => this.decide(p));
+    const table: _LayerTable = _inPolicy(
+      "lrScale",
+      () => this.#layers!.layers(params.map((p) => p.name)),
+    );
+    return table.assignments.map(({ layer, scale }) => ({
+      rule: -1,
+      lrScale: scale,
+      layer,
+    }));
   }
 }
 
@@ -199,6 +271,9 @@ export function parseGroupPolicy(policy: unknown): ParsedGroupPolicy {
     lrScale: lrScale instanceof ParsedScalePolicy ? lrScale : _inPolicy(
       "lrScale",
       () => {
+        if (typeof lrScale === "object" && !Array.isArray(lrScale)) {
+          return new ParsedScalePolicy([], 1, _parseLayerDecay(lrScale));
+        }
         const { rules, defaultValue } = _parseRuleList(lrScale, LR_SCALE);
         return new ParsedScalePolicy(rules, defaultValue);
       },

@@ -18,6 +18,7 @@ import {
   type GroupPolicy,
   type ParsedGroupPolicy,
   parseGroupPolicy,
+  type ScaleDecision,
 } from "./group_policy.ts";
 import { _describe } from "./_describe.ts";
 import { _checkKeys } from "./_check_keys.ts";
@@ -82,8 +83,13 @@ export interface Assignment {
   rule: number;
   /** The learning-rate scale applied. */
   lrScale: number;
-  /** The index of the lr-scale rule that matched, as `rule` is for the weight decay. */
+  /**
+   * The index of the lr-scale rule that matched, as `rule` is for the weight decay; -1
+   * under layer decay.
+   */
   lrScaleRule: number;
+  /** Under layer decay, the parameter's layer: 0 nearest the input. */
+  layer?: number;
   /** The parameter's other names, when it is tied; empty otherwise. */
   aliases: string[];
 }
@@ -279,6 +285,7 @@ interface _Decided {
   rule: number;
   lrScale: number;
   lrScaleRule: number;
+  layer?: number;
 }
 
 function _decideAll<P>(
@@ -291,21 +298,31 @@ function _decideAll<P>(
 } {
   const parsed = parseGroupPolicy(policy);
   const entries = _collect(source);
-  const decide = (param: NamedParameter<unknown>): _Decided => {
+  const scales = parsed.lrScale.decideAll(entries);
+  const decide = (
+    param: NamedParameter<unknown>,
+    { rule: lrScaleRule, lrScale, layer }: ScaleDecision,
+  ): _Decided => {
     const { rule, weightDecay } = parsed.weightDecay.decide(param);
-    const scale = parsed.lrScale.decide(param);
     return {
       weightDecay,
       rule,
-      lrScale: scale.lrScale,
-      lrScaleRule: scale.rule,
+      lrScale,
+      lrScaleRule,
+      ...(layer === undefined ? {} : { layer }),
     };
   };
   const aliasConflicts: AliasConflict[] = [];
-  const assignments = entries.map((entry): Assignment => {
-    const decided = decide(entry);
+  const assignments = entries.map((entry, i): Assignment => {
+    const scale = scales[i]!;
+    const decided = decide(entry, scale);
     for (const alias of entry.aliases) {
-      const other = decide({ ...alias, param: entry.param });
+      // Layer decay puts a parameter in one layer, by its first name, as timm does.
+      const aliased = { ...alias, param: entry.param };
+      const other = decide(
+        aliased,
+        parsed.lrScale.layerDecay ? scale : parsed.lrScale.decide(aliased),
+      );
       if (
         other.weightDecay !== decided.weightDecay ||
         other.lrScale !== decided.lrScale

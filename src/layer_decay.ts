@@ -45,8 +45,7 @@ import { PolicyError } from "./policy.ts";
  *
  * @example ViT-B/16: the stem is layer 0, `blocks.i` layer i + 1, the final norm joins the last block
  * ```ts
- * import type { LayerDecay } from "./layer_decay.ts";
- * import { _parseLayerDecay } from "./layer_decay.ts";
+ * import { explain, type LayerDecay, Parameter } from "@decoupled/weight-decay";
  * import assert from "node:assert/strict";
  *
  * // timm VisionTransformer.group_matcher(coarse=False), as JSON
@@ -60,10 +59,10 @@ import { PolicyError } from "./policy.ts";
  * const names = ["cls_token", "patch_embed.proj.weight"];
  * for (let i = 0; i < 12; i++) names.push(`blocks.${i}.attn.qkv.weight`);
  * names.push("norm.weight", "head.weight");
+ * const source = names.map((name) => ({ name, param: new Parameter([0]) }));
  *
- * const { layerCount, assignments } = _parseLayerDecay(vit).layers(names);
- * assert.equal(layerCount, 14);
- * const scaleOf = (name: string) => assignments[names.indexOf(name)]?.scale;
+ * const { assignments } = explain(source, { weightDecay: 0.05, lrScale: vit });
+ * const scaleOf = (name: string) => assignments.find((a) => a.name === name)!.lrScale;
  * assert.equal(scaleOf("cls_token"), 0.75 ** 13);
  * assert.equal(scaleOf("blocks.0.attn.qkv.weight"), 0.75 ** 12);
  * assert.equal(scaleOf("norm.weight"), 0.75);

@@ -341,7 +341,7 @@ export function parsePolicy(policy: unknown): ParsedPolicy {
 
 /** How messages name a kind of policy and its values. */
 export interface _PolicyLabels {
-  /** The policy, e.g. "weight-decay policy". */
+  /** The policy, with its article, e.g. "a weight-decay policy". */
   readonly policy: string;
   /** Its values, e.g. "weight decay". */
   readonly value: string;
@@ -352,7 +352,7 @@ export interface _PolicyLabels {
 }
 
 const WEIGHT_DECAY: _PolicyLabels = {
-  policy: "weight-decay policy",
+  policy: "a weight-decay policy",
   value: "weight decay",
   example: "1e-4",
   alternatives: "a number, or rules followed by a default number",
@@ -373,7 +373,7 @@ export function _parseRuleList(
   }
   if (!Array.isArray(policy)) {
     throw new PolicyError(
-      `Expected a ${labels.policy} (${labels.alternatives}) but found ${
+      `Expected ${labels.policy} (${labels.alternatives}) but found ${
         _describe(policy)
       }`,
       { received: policy },
@@ -381,7 +381,7 @@ export function _parseRuleList(
   }
   if (policy.length === 0) {
     throw new PolicyError(
-      `Expected a ${labels.policy} to end with a default number but found an empty list`,
+      `Expected ${labels.policy} to end with a default number but found an empty list`,
       { received: policy },
     );
   }

@@ -183,7 +183,7 @@ Deno.test("parseGroupPolicy() says which policy a bad rule is in", () => {
   assert.throws(() => parseGroupPolicy({ weightDecay: 0, lrScale: "1" }), {
     name: "PolicyError",
     message:
-      'Expected a lr-scale policy (a number, or rules followed by a default number) but found "1"',
+      'Expected an lr-scale policy (a number, rules followed by a default number, or { layerDecay, groupMatcher }) but found "1"',
   });
   assert.throws(
     () => parseGroupPolicy({ weightDecay: [[0, 5], 1] }),
@@ -212,6 +212,72 @@ Deno.test("an lrScale where() predicate that throws is reported as an lrScale ru
       assert.equal(
         error.message,
         'lrScale rule 0 where() predicate threw on parameter "backbone.fc.weight": boom',
+      );
+      return true;
+    },
+  );
+});
+
+Deno.test("getParamGroups() gives every parameter of real timm models timm's layer-decay lr_scale", () => {
+  const dir = new URL("./fixtures/timm/", import.meta.url);
+  const files = [...Deno.readDirSync(dir)].filter((f) =>
+    f.name.endsWith(".json")
+  );
+  assert.ok(files.length >= 11);
+  for (const file of files) {
+    const fixture = JSON.parse(Deno.readTextFileSync(new URL(file.name, dir)));
+    const source = fixture.names.map((name: string) => ({
+      name,
+      param: new Parameter([0]),
+    }));
+    const lrScale = {
+      layerDecay: fixture.layerDecay,
+      groupMatcher: fixture.groupMatcher,
+      minScale: fixture.minScale,
+    };
+    const policy: GroupPolicy = { weightDecay: [[0, "bias"], 0.05], lrScale };
+    const groups = getParamGroups(source, policy);
+    const scaleOf = new Map<string, number>();
+    for (const g of groups) {
+      for (const name of g.names) scaleOf.set(name, g.lrScale);
+    }
+    fixture.names.forEach((name: string, i: number) => {
+      const timm = fixture.scales[i];
+      const ours = scaleOf.get(name);
+      assert.ok(
+        ours === timm || ours === fixture.correctlyRounded[fixture.layers[i]],
+        `${fixture.arch} ${name}: ${ours} but timm gives ${timm}`,
+      );
+    });
+    const { assignments } = explain(source, policy);
+    assert.deepEqual(
+      assignments.map((a) => a.layer),
+      fixture.layers,
+      fixture.arch,
+    );
+    assert.ok(assignments.every((a) => a.lrScaleRule === -1));
+  }
+});
+
+Deno.test("a layer-decay lrScale decides all names together and refuses one at a time", () => {
+  const { lrScale } = parseGroupPolicy({
+    weightDecay: 0,
+    lrScale: { layerDecay: 0.5, groupMatcher: { blocks: "^blocks\\.(\\d+)" } },
+  });
+  assert.equal(lrScale.layerDecay, true);
+  assert.throws(() => lrScale.decide({ name: "blocks.0.w", param: null }), {
+    name: "TypeError",
+    message:
+      "Expected a policy of rules to decide one parameter, but layer decay puts every name in a layer together: use decideAll(params), explain() or getParamGroups()",
+  });
+  assert.throws(
+    () => parseGroupPolicy({ weightDecay: 0, lrScale: { layer_decay: 0.75 } }),
+    (error) => {
+      assert.ok(error instanceof PolicyError);
+      assert.equal(error.policy, "lrScale");
+      assert.match(
+        error.message,
+        /^Layer decay spec has unknown key "layer_decay"/,
       );
       return true;
     },

@@ -128,9 +128,23 @@ export function _biasCorrection2Sqrt(beta2: number, t: number): number {
   return Math.fround(_biasCorrection(beta2, t) ** 0.5);
 }
 
-/** The step size `lr / (1 - beta1 ** t)` computed in f64 and rounded once to f32, as PyTorch does. */
+/**
+ * `1 / (1 - beta1 ** t)` in f64 rounded once to f32: the GPU's bias-correction table
+ * holds it, indexed by the GPU's own step count.
+ */
+export function _inverseBiasCorrection1(beta1: number, t: number): number {
+  return Math.fround(1 / _biasCorrection(beta1, t));
+}
+
+/**
+ * The step size `lr / (1 - beta1 ** t)` as both engines compute it:
+ * `Math.fround(lr)` times `_inverseBiasCorrection1` in f32, one correctly rounded
+ * multiply, since the GPU knows `t` and the host does not. PyTorch rounds
+ * `lr / (1 - beta1 ** t)` once from f64: the two differ by at most an ULP or so of
+ * the step size.
+ */
 export function _stepSize(lr: number, beta1: number, t: number): number {
-  return Math.fround(lr / _biasCorrection(beta1, t));
+  return Math.fround(Math.fround(lr) * _inverseBiasCorrection1(beta1, t));
 }
 
 /**
@@ -144,7 +158,7 @@ export function _checkStepSizes(
   { beta1 }: _AdamWHyper,
 ): void {
   for (let g = 0; g < groupLr.length; g++) {
-    const first = _stepSize(groupLr[g]!, beta1, 1);
+    const first = Math.fround(groupLr[g]! / _biasCorrection(beta1, 1));
     if (!Number.isFinite(first) || !Number.isFinite(Math.fround(groupLr[g]!))) {
       throw new RangeError(
         `Expected every group's step size lr / (1 - beta1 ** t) to be finite in f32 (at most about 3.4e38) but group ${g} has lr ${

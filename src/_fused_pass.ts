@@ -63,8 +63,6 @@ export interface _StepValues {
 
 /** The first 32-bit word of a group's values in a slot. */
 export const GROUP_VALUES_START = STEP_HEADER_BYTES / 4;
-/** The word of a slot's header that AdamW fills with the step count it predicted. */
-export const HEADER_PREDICTED_STEP = 1;
 
 /** A dispatch as recorded: its bind group and grid. */
 interface _Dispatch {

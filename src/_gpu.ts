@@ -3,7 +3,7 @@
 // (destroyed, device lost, a failed submission) that every public call checks, the
 // error scopes around the engine's own GPU work, and reading ranges back.
 
-import { _causeMessage, _describe } from "./_describe.ts";
+import { _causeMessage, _clip, _describe } from "./_describe.ts";
 
 /** A compiled kernel and the layout of its one bind group. */
 export interface _Kernel {
@@ -189,8 +189,8 @@ export class _Lifecycle {
   fail(operation: string, cause: unknown): Error {
     const error = new Error(
       `${this.#name}.${operation} failed on the GPU, so the engine can no longer be trusted and refuses every call: ${
-        cause instanceof GPUError
-          ? _causeMessage(cause.message)
+        cause instanceof GPUError || typeof cause === "string"
+          ? _clip(typeof cause === "string" ? cause : cause.message)
           : _causeMessage(cause)
       }`,
       { cause },

@@ -51,9 +51,12 @@ interface _Entry extends _HostEntry<Parameter> {
  * - `m = fma(1 - b1, g - m, m)` (`exp_avg.lerp_(grad, 1 - beta1)`, one rounding, as
  *   PyTorch's vectorized lerp; for `1 - b1 >= 0.5`, `fma(-b1, g - m, g)`);
  * - `v = fma((1 - b2) * g, g, b2 * v)` (`exp_avg_sq.mul_(beta2).addcmul_(grad, grad, 1 - beta2)`);
- * - `p = p + (-step_size * m) / (sqrt(v) / sqrt(1 - b2^t) + eps)` with
- *   `step_size = lr_g / (1 - b1^t)` and `sqrt(1 - b2^t)` computed in f64 and rounded
- *   once to f32 (`param.addcdiv_(exp_avg, denom, value=-step_size)`),
+ * - `p = p + (-step_size * m) / (sqrt(v) / sqrt(1 - b2^t) + eps)`
+ *   (`param.addcdiv_(exp_avg, denom, value=-step_size)`), with `sqrt(1 - b2^t)`
+ *   computed in f64 and rounded once to f32, as PyTorch does, and
+ *   `step_size = f32(lr_g) * f32(1 / (1 - b1^t))`, as {@linkcode GpuAdamW} computes it
+ *   from its own step count (PyTorch rounds `lr_g / (1 - b1^t)` once; the two differ by
+ *   about an ULP of the step size at most),
  *
  * every other operation rounded to f32. Measured against `torch.optim.AdamW` 2.13
  * (see the README), the parameters and moments are equal bit for bit without

@@ -12,8 +12,8 @@
  *   cost nothing. AdamW gives every group chunks, since weight decay 0 still gets the
  *   Adam update.
  * - Per step the host computes each group's values (its decay factor
- *   `Math.fround(1 - s(lr * lrScale) * weightDecay)`, and for AdamW its learning rate
- *   and step size), and writes them with one `writeBuffer` into a slot of a ring, bound
+ *   `Math.fround(1 - s(lr * lrScale) * weightDecay)`, and for AdamW its learning rate),
+ *   and writes them with one `writeBuffer` into a slot of a ring, bound
  *   with a dynamic offset, so several steps can be recorded before one submit. The slot
  *   starts with the *lap* of the ring it was written in.
  * - Each pass starts with a one-workgroup *gate* dispatch (AdamW's also reduces the
@@ -60,12 +60,12 @@ export const ARENA_GROUP_ELEMENTS: number = Math.max(
 );
 /** Bytes of one chunk table entry. */
 export const CHUNK_BYTES = 16;
-/** Bytes of a step slot's header: its lap and the step count it was written for. */
+/** Bytes of a step slot's header: its lap, and padding. */
 export const STEP_HEADER_BYTES = 16;
 /** 32-bit words per group in a decay step slot: its factor. */
 export const DECAY_GROUP_WORDS = 1;
-/** 32-bit words per group in an AdamW step slot: factor, lr, step size, padding. */
-export const ADAMW_GROUP_WORDS = 4;
+/** 32-bit words per group in an AdamW step slot: factor and lr. */
+export const ADAMW_GROUP_WORDS = 2;
 /** Bytes of the engine state the gate keeps on the GPU. */
 export const ENGINE_STATE_BYTES = 32;
 /** Word positions in the engine state, as the `EngineState` struct has them. */
@@ -104,10 +104,10 @@ fn chunk_index(workgroup: vec3<u32>, grid: vec3<u32>) -> u32 {
 const STATE_WGSL = /* wgsl */ `
 // The start of every step slot.
 struct StepHeader {
-  lap: u32,             // the lap of the ring the host wrote this slot in
-  predicted_step: u32,  // AdamW: the step count t the host computed step sizes for
+  lap: u32,  // the lap of the ring the host wrote this slot in
   _pad0: u32,
   _pad1: u32,
+  _pad2: u32,
 }
 
 // What the engine keeps on the GPU across steps.
@@ -462,13 +462,11 @@ fn adamw_step(config: AdamWConfig, factor: f32, step_size: f32, bias_correction2
  */
 export const ARENA_ADAMW_WGSL: string =
   /* wgsl */ `${CHUNKS_WGSL}${STATE_WGSL}${ADAMW_MATH_WGSL}
-// One group's values of a step: its decay factor, its learning rate lr * lrScale (in
-// f32), and its step size computed on the host for the step count predicted_step.
+// One group's values of a step: its decay factor and its learning rate lr * lrScale,
+// each computed in f64 on the host and rounded once to f32.
 struct GroupStep {
   factor: f32,
   lr: f32,
-  step_size: f32,
-  _pad: f32,
 }
 struct AdamWStep {
   header: StepHeader,
@@ -494,9 +492,8 @@ ${
   let t = state.step;
   let corrections = constants.table[min(t, arrayLength(&constants.table) - 1u)];
   let group = step.groups[chunk.group];
-  // The host's step size is exact (f64, rounded once) for the step count it predicted;
-  // after a skipped or dropped step, lr times the table's 1 / (1 - beta1^t) stands in.
-  let step_size = select(group.lr * corrections.x, group.step_size, t == step.header.predicted_step);
+  // The step count is the GPU's, so the step size is computed here, as CpuAdamW does.
+  let step_size = group.lr * corrections.x;
   let clip = state.clip;
   let limit = select(begin, chunk.end, state.run != 0u);`,
       body: `

@@ -44,19 +44,17 @@ import {
   _FusedPass,
   type _StepValues,
   GROUP_VALUES_START,
-  HEADER_PREDICTED_STEP,
   RING_SLOTS,
 } from "./_fused_pass.ts";
 import {
   type _AdamWHyper,
-  _biasCorrection,
   _biasCorrection2Sqrt,
   _checkAdamWOptions,
   _checkState,
   _checkStepSizes,
   _checkValues,
+  _inverseBiasCorrection1,
   _jsonFriendly,
-  _stepSize,
   ADAMW_OPTION_HINTS,
   ADAMW_OPTION_KEYS,
 } from "./_adamw.ts";
@@ -126,9 +124,9 @@ const OPTION_KEYS = [...ADAMW_OPTION_KEYS, "maxShardBytes"];
  * {@linkcode GpuAdamW.gradBinding}; or upload gradients from the host with
  * {@linkcode GpuAdamW.writeGrad}. Gradients persist until overwritten.
  *
- * Per step the host computes each group's decay factor and step size
- * `lr_g / (1 - b1^t)` in f64 and rounds them to f32, writes them with one
- * `queue.writeBuffer`, and records one compute pass: a one-workgroup gate, then one
+ * Per step the host computes each group's decay factor and learning rate in f64 and
+ * rounds them to f32, writes them with one `queue.writeBuffer`, and records one
+ * compute pass: a one-workgroup gate, then one
  * dispatch per shard (with `maxGradNorm` or `skipNonFinite`, one more per shard first,
  * which reduces the gradients' global norm). The cost does not grow with the number of
  * tensors or groups, nothing is read back, and nothing is allocated but the command
@@ -137,10 +135,9 @@ const OPTION_KEYS = [...ADAMW_OPTION_KEYS, "maxShardBytes"];
  * The step count `t` lives on the GPU, as PyTorch's `capturable` AdamW keeps it: the
  * gate advances it only when the step runs, so a step recorded into an encoder that is
  * never submitted, or skipped by `skipNonFinite`, does not count, and every later bias
- * correction stays right. The host computes the step size for the count it predicts
- * (every recorded step runs); when the GPU's count differs, the kernel uses `lr_g`
- * times `1 / (1 - b1^t)` from a table the host filled in f64 (each rounded once to f32),
- * within an ULP of the exact step size. `sqrt(1 - b2^t)` always comes from that table.
+ * correction stays right. The bias corrections come from a table indexed by the GPU's
+ * count, filled by the host in f64 and each rounded once to f32, as exact as
+ * `CpuAdamW`'s; the step size is `lr_g * (1 / (1 - b1^t))` in f32, as there.
  *
  * You own the device: the engine never requests, configures or destroys it, and
  * `destroy()` frees only the buffers the engine made.
@@ -186,27 +183,20 @@ export class GpuAdamW {
 
   readonly #parts: _Parts;
   readonly #lifecycle: _Lifecycle;
-  /** The step count the host expects the GPU to have once every recorded step ran. */
-  #predicted = 0;
   /**
-   * Validates `lr`, then writes each group's factor, lr and the step size for the
-   * predicted step count. Always records: even a model of empty tensors counts steps.
+   * Validates `lr`, then writes each group's factor and lr. Always records: even a model
+   * of empty tensors counts steps.
    */
   readonly #prepare = (lr: number, values: _StepValues): boolean => {
     const { factors, hyper } = this.#parts;
     const groupFactors = factors.compute(lr);
     _checkStepSizes(factors.groupLr, hyper);
-    const predicted = this.#predicted + 1;
-    values.u32[HEADER_PREDICTED_STEP] = predicted;
     const { f32 } = values;
     for (let g = 0; g < groupFactors.length; g++) {
       const at = GROUP_VALUES_START + g * ADAMW_GROUP_WORDS;
-      const groupLr = factors.groupLr[g]!;
       f32[at] = groupFactors[g]!;
-      f32[at + 1] = groupLr;
-      f32[at + 2] = _stepSize(groupLr, hyper.beta1, predicted);
+      f32[at + 1] = factors.groupLr[g]!;
     }
-    this.#predicted = predicted;
     return true;
   };
 
@@ -588,7 +578,6 @@ export class GpuAdamW {
       device.queue.writeBuffer(pass.state, 0, words);
     });
     lifecycle.watch("loadState", error);
-    this.#predicted = step;
   }
 
   /**
@@ -729,7 +718,7 @@ function _biasCorrectionTable(
         `Expected betas whose bias corrections reach 1 in f32 within ${limit} steps (the device's maxStorageBufferBindingSize) but found [${beta1}, ${beta2}]`,
       );
     }
-    const first = Math.fround(1 / _biasCorrection(beta1, t));
+    const first = _inverseBiasCorrection1(beta1, t);
     const second = _biasCorrection2Sqrt(beta2, t);
     entries.push(first, second);
     if (first === 1 && second === 1) break;

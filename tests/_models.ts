@@ -171,3 +171,19 @@ export function randomGroups(
   }
   return groups;
 }
+
+/** Per parameter, random gradients whose sign moves the parameter away from zero. */
+export function outwardGradients(
+  params: readonly Parameter[],
+  seed: number,
+): Float32Array[] {
+  const next = random(seed);
+  return params.map((param) => {
+    const grad = randomData(param.size, next);
+    for (let i = 0; i < grad.length; i++) {
+      const size = Math.abs(grad[i]!);
+      grad[i] = param.data[i]! < 0 ? size : -size;
+    }
+    return grad;
+  });
+}

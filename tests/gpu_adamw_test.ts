@@ -11,7 +11,14 @@ import {
   Parameter,
   type ParamGroup,
 } from "../mod.ts";
-import { random, randomData, randomGroups, ResNet50, twin } from "./_models.ts";
+import {
+  outwardGradients,
+  random,
+  randomData,
+  randomGroups,
+  ResNet50,
+  twin,
+} from "./_models.ts";
 import {
   assertStepCosts,
   bits,
@@ -33,22 +40,6 @@ const POLICY = [[1e-2, "bias"], [0, NORM_TYPES], 0.1] as const;
 const ULP_PER_STEP = 4;
 
 const f32s = (...values: number[]) => new Float32Array(values);
-
-/** Per parameter, random gradients whose sign moves the parameter away from zero. */
-function outwardGradients(
-  params: readonly Parameter[],
-  seed: number,
-): Float32Array[] {
-  const next = random(seed);
-  return params.map((param) => {
-    const grad = randomData(param.size, next);
-    for (let i = 0; i < grad.length; i++) {
-      const size = Math.abs(grad[i]!);
-      grad[i] = param.data[i]! < 0 ? size : -size;
-    }
-    return grad;
-  });
-}
 
 /** A GpuAdamW and a CpuAdamW over twin copies of the same groups. */
 function pair(

@@ -8,6 +8,7 @@
 
 import type { NamedParameter, Parameter } from "./parameter.ts";
 import { _causeMessage, _describe } from "./_describe.ts";
+import { _compileStringPattern } from "./_regex.ts";
 
 /** Any class: a pattern that matches when the owner is an instance of it. */
 export type Constructor = abstract new (...args: never[]) => unknown;
@@ -29,10 +30,16 @@ export interface Where<P = unknown> {
 /**
  * What a rule matches.
  *
- * - a `string`: a JavaScript regular expression *searched* in the dotted name
- *   (`"bias"` matches `"layers.0.bias"`; anchor with `^` and `$`);
- * - a `RegExp`: the same, without `lastIndex` side effects (a `y` flag anchors at the
- *   start of the name, a `g` flag changes nothing);
+ * - a `string`: a regular expression in [RE2 syntax](https://github.com/google/re2/wiki/Syntax)
+ *   *searched* in the dotted name, like Python's `re.search` (`"bias"` matches
+ *   `"layers.0.bias"`; anchor with `^` and `$`). RE2 matches in time linear in the
+ *   name, so no pattern can hang. Python's `(?P<name>...)`, `(?i)` and `\A` work
+ *   unchanged; Python's `\Z`, `(?#...)` and `{,n}` are rejected with their RE2
+ *   spelling (`\z`, nothing, `{0,n}`), and lookarounds and backreferences with the
+ *   advice to pass a `RegExp`. `\d`, `\w`, `\s` and `\b` are ASCII;
+ * - a `RegExp`: searched the same way by JavaScript's engine (it is the caller's
+ *   code), without `lastIndex` side effects (a `y` flag anchors at the start of the
+ *   name, a `g` flag changes nothing);
  * - a class: the parameter's owner is an instance of it;
  * - an array of classes and class names: the owner is an instance of any of them (a
  *   name matches any class of that name on the owner's prototype chain, so subclasses
@@ -310,8 +317,9 @@ export function _firstMatch(
  * Validates a policy and compiles its patterns.
  *
  * Takes values as a JSON parser makes them, so a policy can live in a config file:
- * `parsePolicy(JSON.parse(text))`. Regex sources in Python-only syntax, met when
- * porting basecls configs, are rejected with the JavaScript spelling.
+ * `parsePolicy(JSON.parse(text))`. String patterns are RE2 regular expressions, so
+ * most Python patterns of basecls configs port unchanged; Python constructs that RE2
+ * lacks are rejected with their RE2 spelling.
  *
  * @param policy A number (the default for every parameter), or a non-empty array of
  * `[value, pattern]` rules ending with the default number.
@@ -469,9 +477,7 @@ interface _Matcher {
 }
 
 function _compilePattern(pattern: unknown, index: number): _Matcher {
-  if (typeof pattern === "string") {
-    return _regexMatcher(_compileRegexSource(pattern, index));
-  }
+  if (typeof pattern === "string") return _stringMatcher(pattern, index);
   if (pattern instanceof RegExp) return _regexMatcher(pattern);
   if (typeof pattern === "function") {
     return _classMatcher([_checkClass(pattern, index)]);
@@ -509,6 +515,15 @@ function _patternError(
     ruleIndex: index,
     received,
   });
+}
+
+function _stringMatcher(source: string, index: number): _Matcher {
+  const compiled = _compileStringPattern(source, index);
+  return {
+    kind: "regex",
+    description: JSON.stringify(source),
+    matches: ({ name }) => compiled.search(name),
+  };
 }
 
 function _regexMatcher(regex: RegExp): _Matcher {
@@ -632,109 +647,4 @@ function _whereMatcher(test: Where["where"], index: number): _Matcher {
       return result;
     },
   };
-}
-
-/** Python-only regex syntax, what it means, and how JavaScript spells it. */
-const PYTHON_ONLY: readonly {
-  found: RegExp;
-  what: string;
-  fix: (source: string) => string;
-}[] = [
-  {
-    found: /\(\?P<([A-Za-z_]\w*)>/,
-    what: 'a Python named group "(?P<name>...)"',
-    fix: (s) => s.replaceAll(/\(\?P<([A-Za-z_]\w*)>/g, "(?<$1>"),
-  },
-  {
-    found: /\(\?P=([A-Za-z_]\w*)\)/,
-    what: 'a Python backreference "(?P=name)"',
-    fix: (s) => s.replaceAll(/\(\?P=([A-Za-z_]\w*)\)/g, "\\k<$1>"),
-  },
-  {
-    found: /\(\?#[^)]*\)/,
-    what: 'a Python comment "(?#...)"',
-    fix: (s) => s.replaceAll(/\(\?#[^)]*\)/g, ""),
-  },
-  {
-    found: /^\(\?[aiLmsux]+\)/,
-    what: 'Python inline flags "(?flags)"',
-    fix: (s) => {
-      const [, flags = "", rest = ""] = /^\(\?([aiLmsux]+)\)(.*)$/s.exec(s) ??
-        [];
-      const kept = [...flags].filter((flag) => "ims".includes(flag)).join("");
-      return kept === "" ? rest : `(?${kept}:${rest})`;
-    },
-  },
-  {
-    found: /\(\?[aiLmsux]+\)/,
-    what: 'Python inline flags "(?flags)" after the start',
-    fix: (s) => s.replaceAll(/\(\?([aiLmsux]+)\)(.*)$/gs, "(?$1:$2)"),
-  },
-];
-
-/** `\A` and `\Z` outside a character class: JavaScript would read them as the letters A and Z. */
-const PYTHON_ANCHORS: Readonly<Record<string, string>> = { A: "^", Z: "$" };
-
-function _compileRegexSource(source: string, index: number): RegExp {
-  const python = _pythonSyntax(source);
-  if (python !== undefined) {
-    throw new PolicyError(
-      `Rule ${index} pattern ${_describe(source)} uses ${
-        python.found.join(" and ")
-      }, which JavaScript regular expressions lack; write ${
-        JSON.stringify(python.fixed)
-      }`,
-      { ruleIndex: index, received: source },
-    );
-  }
-  try {
-    return new RegExp(source);
-  } catch (cause) {
-    throw new PolicyError(
-      `Rule ${index} pattern ${
-        _describe(source)
-      } is not a valid regular expression: ${
-        cause instanceof Error ? cause.message : String(cause)
-      }`,
-      { ruleIndex: index, received: source, cause },
-    );
-  }
-}
-
-/** The Python-only constructs in a regex source, and the source in JavaScript syntax. */
-function _pythonSyntax(
-  source: string,
-): { found: string[]; fixed: string } | undefined {
-  const found: string[] = [];
-  let fixed = source;
-  for (const { found: pattern, what, fix } of PYTHON_ONLY) {
-    if (pattern.test(_outsideEscapes(fixed))) {
-      found.push(what);
-      fixed = fix(fixed);
-    }
-  }
-  const anchors = _pythonAnchors(fixed);
-  if (anchors !== undefined) {
-    found.push(`Python's "\\${anchors.letter}" anchor`);
-    fixed = anchors.fixed;
-  }
-  return found.length === 0 ? undefined : { found, fixed };
-}
-
-/** The source with escaped characters blanked, so `\(?P<` is not read as a group. */
-function _outsideEscapes(source: string): string {
-  return source.replaceAll(/\\./gs, "__");
-}
-
-function _pythonAnchors(
-  source: string,
-): { letter: string; fixed: string } | undefined {
-  let letter: string | undefined;
-  const fixed = source.replaceAll(/\\(.)/gs, (whole, escaped: string) => {
-    const anchor = PYTHON_ANCHORS[escaped];
-    if (anchor === undefined) return whole;
-    letter ??= escaped;
-    return anchor;
-  });
-  return letter === undefined ? undefined : { letter, fixed };
 }

@@ -180,28 +180,35 @@ export const BAD_INPUTS: readonly BadInput[] = [
     run: groupsOf([[0, "layers.(0"], 1e-4]),
     error: PolicyError,
     message:
-      'Rule 0 pattern "layers.(0" is not a valid regular expression: Invalid regular expression: /layers.(0/: Unterminated group',
-  },
-  {
-    what: "Python named group",
-    run: groupsOf([[0, "(?P<layer>\\w+)\\.bias"], 1e-4]),
-    error: PolicyError,
-    message:
-      'Rule 0 pattern "(?P<layer>\\\\w+)\\\\.bias" uses a Python named group "(?P<name>...)", which JavaScript regular expressions lack; write "(?<layer>\\\\w+)\\\\.bias"',
+      'Rule 0 pattern "layers.(0" is not a valid regular expression (RE2 syntax): missing closing ): "layers.(0"',
   },
   {
     what: "Python `\\Z` anchor",
     run: groupsOf([[0, "bias\\Z"], 1e-4]),
     error: PolicyError,
     message:
-      'Rule 0 pattern "bias\\\\Z" uses Python\'s "\\Z" anchor, which JavaScript regular expressions lack; write "bias$"',
+      'Rule 0 pattern "bias\\\\Z" uses Python\'s "\\Z" anchor, which RE2 lacks; write "bias\\\\z"',
   },
   {
-    what: "Python inline flag",
-    run: groupsOf([[0, "(?i)BIAS"], 1e-4]),
+    what: "Python `{,n}` repeat",
+    run: groupsOf([[0, "layers\\.\\d{,2}\\."], 1e-4]),
     error: PolicyError,
     message:
-      'Rule 0 pattern "(?i)BIAS" uses Python inline flags "(?flags)", which JavaScript regular expressions lack; write "(?i:BIAS)"',
+      'Rule 0 pattern "layers\\\\.\\\\d{,2}\\\\." uses Python\'s "{,n}" repeat, which RE2 lacks; write "layers\\\\.\\\\d{0,2}\\\\."',
+  },
+  {
+    what: "Lookbehind in a string pattern",
+    run: groupsOf([[0, "(?<!norm)\\.bias"], 1e-4]),
+    error: PolicyError,
+    message:
+      'Rule 0 pattern "(?<!norm)\\\\.bias" uses a lookbehind "(?<=...)" or "(?<!...)"; RE2 lacks it, so that matching stays linear in time; pass a RegExp object, which runs as JavaScript',
+  },
+  {
+    what: "Backreference in a string pattern",
+    run: groupsOf([[0, "(?P<n>\\w)(?P=n)"], 1e-4]),
+    error: PolicyError,
+    message:
+      'Rule 0 pattern "(?P<n>\\\\w)(?P=n)" uses a backreference such as "\\1" or "(?P=name)"; RE2 lacks it, so that matching stays linear in time; pass a RegExp object, which runs as JavaScript',
   },
   {
     what: "`where` object without a function",

@@ -47,7 +47,7 @@ Deno.test("parsePolicy() takes a bare number as the default for everything", () 
   });
 });
 
-Deno.test("parsePolicy() searches string patterns anywhere in the name, like re.findall", () => {
+Deno.test("parsePolicy() searches string patterns anywhere in the name, like re.search", () => {
   const policy = parsePolicy([
     [1, "bias"],
     [2, "^head\\."],
@@ -308,37 +308,99 @@ Deno.test("parsePolicy() rejects patterns of the wrong kind", () => {
   );
 });
 
-Deno.test("parsePolicy() reports an invalid regex with the regex error", () => {
+Deno.test("parsePolicy() reports an invalid regex with RE2's error", () => {
   assert.throws(() => parsePolicy([[0, "a"], [0, "layers.(0"], 1]), (error) => {
     assert.ok(error instanceof PolicyError);
     assert.equal(
       error.message,
-      'Rule 1 pattern "layers.(0" is not a valid regular expression: Invalid regular expression: /layers.(0/: Unterminated group',
+      'Rule 1 pattern "layers.(0" is not a valid regular expression (RE2 syntax): missing closing ): "layers.(0"',
     );
-    assert.ok(error.cause instanceof SyntaxError);
+    assert.equal(error.ruleIndex, 1);
+    assert.ok(error.cause instanceof Error);
     return true;
   });
 });
 
-Deno.test("parsePolicy() shows the JavaScript spelling of Python-only regex syntax", () => {
-  const cases: [string, string][] = [
-    ["(?P<layer>\\d+)\\.bias", '"(?<layer>\\\\d+)\\\\.bias"'],
-    ["(?P<n>a)(?P=n)", '"(?<n>a)\\\\k<n>"'],
-    ["(?i)bias", '"(?i:bias)"'],
-    ["bias\\Z", '"bias$"'],
-    ["\\Ahead", '"^head"'],
-    ["bias(?#the bias)", '"bias"'],
-  ];
-  for (const [python, javascript] of cases) {
-    assertPolicyError(
-      () => parsePolicy([[0, python], 1]),
-      new RegExp(
-        `lack; write ${javascript.replaceAll(/[\\^$.()?+*[\]{}|]/g, "\\$&")}$`,
-      ),
-      0,
+Deno.test("parsePolicy() bounds the message of a huge invalid regex", () => {
+  const huge = `(${"a".repeat(1_000_000)}`;
+  assert.throws(() => parsePolicy([[0, huge], 1]), (error) => {
+    assert.ok(error instanceof PolicyError);
+    assert.match(
+      error.message,
+      /^Rule 0 pattern "\(a+… \(cut, 1000003 characters\) is not a valid regular expression \(RE2 syntax\): missing closing \): "\(a+… \(cut, 1000003 characters\)$/,
     );
+    assert.ok(error.message.length < 600, `${error.message.length} characters`);
+    assert.equal(error.received, huge);
+    return true;
+  });
+});
+
+Deno.test("parsePolicy() takes Python regexes of basecls configs unchanged", () => {
+  const text =
+    '[[0, "(?i)BIAS"], [1, "(?P<block>\\\\d+)\\\\.norm"], [2, "\\\\Ahead\\\\."], [3, "(?s)a.b"], 9]';
+  const policy = parsePolicy(JSON.parse(text));
+  assert.equal(policy.decide(at("fc.Bias")).weightDecay, 0);
+  assert.equal(policy.decide(at("blocks.3.norm.weight")).weightDecay, 1);
+  assert.equal(policy.decide(at("blocks.x.norm.weight")).weightDecay, 9);
+  assert.equal(policy.decide(at("head.weight")).weightDecay, 2);
+  assert.equal(policy.decide(at("x.head.weight")).weightDecay, 9);
+  assert.equal(policy.decide(at("a\nb")).weightDecay, 3);
+  assert.equal(policy.rules[1]!.description, '"(?P<block>\\\\d+)\\\\.norm"');
+});
+
+Deno.test("parsePolicy() matches catastrophic regexes in linear time", () => {
+  const start = performance.now();
+  const policy = parsePolicy([[0, "^(\\w+\\.?)+\\.bias$"], [1, "(a+)+$"], 2]);
+  assert.equal(
+    policy.decide(at("encoder.layers.0.attention.self.query.weight")).rule,
+    -1,
+  );
+  assert.equal(policy.decide(at("encoder.layers.0.attention.bias")).rule, 0);
+  assert.equal(policy.decide(at(`${"a".repeat(29)}!`)).rule, -1);
+  assert.equal(policy.decide(at("a".repeat(30))).rule, 1);
+  const elapsed = performance.now() - start;
+  assert.ok(elapsed < 1000, `took ${elapsed} ms`);
+});
+
+Deno.test("parsePolicy() shows the RE2 spelling of Python constructs that RE2 lacks", () => {
+  const cases: [string, string][] = [
+    [
+      "bias\\Z",
+      'Rule 0 pattern "bias\\\\Z" uses Python\'s "\\Z" anchor, which RE2 lacks; write "bias\\\\z"',
+    ],
+    [
+      "bias(?#the bias)",
+      'Rule 0 pattern "bias(?#the bias)" uses a Python comment "(?#...)", which RE2 lacks; write "bias"',
+    ],
+    [
+      "(?a)blocks\\.\\d+",
+      'Rule 0 pattern "(?a)blocks\\\\.\\\\d+" uses Python\'s "(?a)", "(?u)" or "(?L)" flag (RE2\'s classes are ASCII), which RE2 lacks; write "blocks\\\\.\\\\d+"',
+    ],
+    [
+      "(?iu)BIAS",
+      'Rule 0 pattern "(?iu)BIAS" uses Python\'s "(?a)", "(?u)" or "(?L)" flag (RE2\'s classes are ASCII), which RE2 lacks; write "(?i)BIAS"',
+    ],
+    [
+      "layers\\.\\d{,2}\\.",
+      'Rule 0 pattern "layers\\\\.\\\\d{,2}\\\\." uses Python\'s "{,n}" repeat, which RE2 lacks; write "layers\\\\.\\\\d{0,2}\\\\."',
+    ],
+    [
+      "\\u00e9",
+      'Rule 0 pattern "\\\\u00e9" uses a "\\u" escape, which RE2 lacks; write "\\\\x{00e9}"',
+    ],
+    [
+      "(?#x)a{,3}\\Z",
+      'Rule 0 pattern "(?#x)a{,3}\\\\Z" uses Python\'s "{,n}" repeat and a Python comment "(?#...)" and Python\'s "\\Z" anchor, which RE2 lacks; write "a{0,3}\\\\z"',
+    ],
+    [
+      "(?x) bias  # comment",
+      'Rule 0 pattern "(?x) bias  # comment" uses Python\'s verbose flag "(?x)"; RE2 lacks it; write the pattern without it, its whitespace and its comments',
+    ],
+  ];
+  for (const [python, message] of cases) {
+    assertPolicyError(() => parsePolicy([[0, python], 1]), message, 0);
   }
-  // Escaped characters are not Python syntax: "\\(?P<" is a literal parenthesis.
+  // Escaped or in a class, these are text: "\\(\\?P<" is a literal parenthesis.
   assert.equal(
     parsePolicy([[0, "\\(\\?P<x>"], 1]).decide(at("(?P<x>")).weightDecay,
     0,
@@ -347,6 +409,33 @@ Deno.test("parsePolicy() shows the JavaScript spelling of Python-only regex synt
     parsePolicy([[0, "\\\\Z"], 1]).decide(at("a\\Z")).weightDecay,
     0,
   );
+  for (const text of ["[{,3}]", "\\{,3}", "\\Q{,3}"]) {
+    assert.equal(
+      parsePolicy([[0, text], 1]).decide(at("a{,3}")).weightDecay,
+      0,
+    );
+  }
+});
+
+Deno.test("parsePolicy() sends lookarounds and backreferences to RegExp objects", () => {
+  const advice =
+    "; RE2 lacks it, so that matching stays linear in time; pass a RegExp object, which runs as JavaScript";
+  const cases: [string, string][] = [
+    ["(?<!ln)\\.bias", 'a lookbehind "(?<=...)" or "(?<!...)"'],
+    ["bias(?=$)", 'a lookahead "(?=...)" or "(?!...)"'],
+    ["(?P<n>\\w)(?P=n)", 'a backreference such as "\\1" or "(?P=name)"'],
+    ["(\\w)\\1", 'a backreference such as "\\1" or "(?P=name)"'],
+  ];
+  for (const [source, what] of cases) {
+    assertPolicyError(
+      () => parsePolicy([[0, source], 1]),
+      `Rule 0 pattern ${JSON.stringify(source)} uses ${what}${advice}`,
+      0,
+    );
+  }
+  const policy = parsePolicy([[0, /(?<!ln)\.bias/], 1]);
+  assert.equal(policy.decide(at("fc.bias")).weightDecay, 0);
+  assert.equal(policy.decide(at("ln.bias")).weightDecay, 1);
 });
 
 Deno.test("NORM_TYPES lists the PyTorch and TensorFlow.js normalization layers and is frozen", () => {

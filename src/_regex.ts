@@ -12,30 +12,60 @@ import { _causeMessage, _describe } from "./_describe.ts";
 export interface _StringPattern {
   /** True if the pattern matches anywhere in the name, like Python's `re.search`. */
   search(name: string): boolean;
-  /** True if the pattern matches at the start of the name, like Python's `re.match`. */
-  matchAtStart(name: string): boolean;
+  /**
+   * The groups the pattern captures when it matches at the start of the name, like
+   * Python's `re.match(...).groups()` (undefined for a group that did not take part),
+   * or null when it does not match there.
+   */
+  matchAtStart(name: string): (string | undefined)[] | null;
 }
 
 /**
  * Compiles a string pattern in RE2 syntax.
  *
+ * @param at Where the pattern is, for messages: a rule index ("Rule 3 pattern ..."), or
+ * the words that name it (`groupMatcher entry "blocks" pair 0 regex`).
  * @throws {PolicyError} If the source is no RE2 regular expression, or uses Python's
- * `{,n}`, which RE2 would read as text; the message names rule `index`.
+ * `{,n}`, which RE2 would read as text.
  */
 export function _compileStringPattern(
   source: string,
-  index: number,
+  at: number | string,
 ): _StringPattern {
+  if (source.length > MAX_SOURCE_LENGTH) {
+    // RE2 compiles in time linear in the source, but at microseconds per character.
+    throw new PolicyError(
+      `${_subject(at)} ${
+        _describe(source)
+      } is longer than ${MAX_SOURCE_LENGTH} characters, the most a string pattern may have; a RegExp object has no limit`,
+      { ...(typeof at === "number" ? { ruleIndex: at } : {}), received: source },
+    );
+  }
   const compiled = _tryCompile(source);
   if (
     !(compiled instanceof RE2JS) || _withoutOpenRepeats(source) !== undefined
   ) {
-    throw _rejection(source, index, compiled);
+    throw _rejection(source, at, compiled);
   }
   return Object.freeze({
     search: (name: string) => compiled.test(name),
-    matchAtStart: (name: string) => compiled.matcher(name).lookingAt(),
+    matchAtStart: (name: string) => {
+      const matcher = compiled.matcher(name);
+      if (!matcher.lookingAt()) return null;
+      return Array.from(
+        { length: matcher.groupCount() },
+        (_, i) => matcher.group(i + 1) ?? undefined,
+      );
+    },
   });
+}
+
+/** The most characters of a string pattern: compiling one takes a few µs per character. */
+export const MAX_SOURCE_LENGTH = 10_000;
+
+/** How messages name the pattern: by rule index, or in the caller's words. */
+function _subject(at: number | string): string {
+  return typeof at === "number" ? `Rule ${at} pattern` : at;
 }
 
 function _tryCompile(source: string): RE2JS | unknown {
@@ -126,12 +156,12 @@ const HINTS: readonly { fragment: RegExp; hint: _Hint }[] = [
 
 function _rejection(
   source: string,
-  index: number,
+  at: number | string,
   compiled: unknown,
 ): PolicyError {
   const fail = (detail: string) =>
-    new PolicyError(`Rule ${index} pattern ${_describe(source)} ${detail}`, {
-      ruleIndex: index,
+    new PolicyError(`${_subject(at)} ${_describe(source)} ${detail}`, {
+      ...(typeof at === "number" ? { ruleIndex: at } : {}),
       received: source,
       ...(compiled instanceof RE2JS ? {} : { cause: compiled }),
     });

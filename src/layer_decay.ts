@@ -6,8 +6,9 @@
  * @module
  */
 
-import { _causeMessage, _describe } from "./_describe.ts";
+import { _describe } from "./_describe.ts";
 import { PolicyError } from "./policy.ts";
+import { _compileStringPattern } from "./_regex.ts";
 
 /**
  * Layer-wise learning-rate decay, as in BEiT (Bao et al., "BEiT: BERT Pre-Training of
@@ -99,23 +100,6 @@ const MATCH_PREV_GROUP = 99999;
  * (`undefined` for one that did not take part), or `null` when it does not match.
  */
 export type _MatchAtStart = (name: string) => (string | undefined)[] | null;
-
-/**
- * Compiles a `groupMatcher` regex. The one place that knows the regex engine, so a
- * linear-time engine can replace JavaScript's backtracking one.
- *
- * @throws {SyntaxError} If `source` is not a valid regular expression.
- */
-export function _compileMatchAtStart(source: string): _MatchAtStart {
-  // Sticky anchors every alternative at lastIndex, as re.match anchors at 0: "^a|b"
-  // matches "b.x" but not "x.b".
-  const regex = new RegExp(source, "y");
-  return (name) => {
-    regex.lastIndex = 0;
-    const found = regex.exec(name);
-    return found === null ? null : found.slice(1);
-  };
-}
 
 /** One regex of a group matcher, where it comes from and what it adds to a key. */
 export interface _MatcherPattern {
@@ -490,17 +474,9 @@ function _pattern(
       { received: suffix },
     );
   }
-  let match: _MatchAtStart;
-  try {
-    match = _compileMatchAtStart(regex);
-  } catch (cause) {
-    throw new PolicyError(
-      `${where} regex ${_describe(regex)} is not a valid regular expression: ${
-        _causeMessage(cause)
-      }`,
-      { received: regex, cause },
-    );
-  }
+  // RE2, as string patterns of policies: linear time, so a config cannot hang the process.
+  const match: _MatchAtStart = _compileStringPattern(regex, `${where} regex`)
+    .matchAtStart;
   return Object.freeze({
     entry,
     pair,

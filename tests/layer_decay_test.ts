@@ -2,11 +2,11 @@
 import assert from "node:assert/strict";
 import { PolicyError } from "../mod.ts";
 import {
-  _compileMatchAtStart,
   type _LayerTable,
   _parseLayerDecay,
   type LayerDecay,
 } from "../src/layer_decay.ts";
+import { _compileStringPattern } from "../src/_regex.ts";
 
 /** What tools/timm_fixtures.py writes: one timm model under param_groups_layer_decay. */
 interface TimmFixture {
@@ -338,8 +338,8 @@ Deno.test("layers() gives the same layers to the spec after a JSON round trip", 
   }
 });
 
-Deno.test("_compileMatchAtStart() matches at index 0 on every call, whatever came before", () => {
-  const match = _compileMatchAtStart("a(\\d)|b");
+Deno.test("_compileStringPattern().matchAtStart() matches at index 0 on every call, whatever came before", () => {
+  const match = _compileStringPattern("a(\\d)|b", "regex").matchAtStart;
   assert.deepEqual(match("a1.x"), ["1"]);
   assert.deepEqual(match("b"), [undefined]);
   assert.equal(match("xa1"), null);
@@ -587,7 +587,7 @@ const BAD_SPECS: readonly (readonly [string, unknown, string])[] = [
   [
     "an invalid regex string",
     { layerDecay: 0.75, groupMatcher: { stem: "^(stem" } },
-    'groupMatcher entry "stem" regex "^(stem" is not a valid regular expression: Invalid regular expression: /^(stem/y: Unterminated group',
+    'groupMatcher entry "stem" regex "^(stem" is not a valid regular expression (RE2 syntax): missing closing ): "^(stem"',
   ],
   [
     "an invalid regex in a pair",
@@ -595,7 +595,7 @@ const BAD_SPECS: readonly (readonly [string, unknown, string])[] = [
       layerDecay: 0.75,
       groupMatcher: { a: "^a", b: [["^b", null], ["*", null]] },
     },
-    'groupMatcher entry "b" pair 1 regex "*" is not a valid regular expression: Invalid regular expression: /*/y: Nothing to repeat',
+    'groupMatcher entry "b" pair 1 regex "*" is not a valid regular expression (RE2 syntax): missing argument to repetition operator: "*"',
   ],
 ];
 

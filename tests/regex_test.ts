@@ -57,7 +57,11 @@ Deno.test("_compileStringPattern() searches and matches at the start like Python
   for (const [source, searched, matched] of PYTHON) {
     const pattern = _compileStringPattern(source, 0);
     assert.deepEqual(NAMES.filter(pattern.search), searched, source);
-    assert.deepEqual(NAMES.filter(pattern.matchAtStart), matched, source);
+    assert.deepEqual(
+      NAMES.filter((name) => pattern.matchAtStart(name) !== null),
+      matched,
+      source,
+    );
   }
 });
 
@@ -85,7 +89,7 @@ Deno.test("_compileStringPattern() answers catastrophic patterns in linear time"
     const start = performance.now();
     const pattern = _compileStringPattern(source, 0);
     assert.equal(pattern.search(name), searched, source);
-    assert.equal(pattern.matchAtStart(name), matched, source);
+    assert.equal(pattern.matchAtStart(name) !== null, matched, source);
     const elapsed = performance.now() - start;
     assert.ok(elapsed < 1000, `${source} took ${elapsed} ms`);
   }

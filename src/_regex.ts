@@ -38,7 +38,10 @@ export function _compileStringPattern(
       `${_subject(at)} ${
         _describe(source)
       } is longer than ${MAX_SOURCE_LENGTH} characters, the most a string pattern may have; a RegExp object has no limit`,
-      { ...(typeof at === "number" ? { ruleIndex: at } : {}), received: source },
+      {
+        ...(typeof at === "number" ? { ruleIndex: at } : {}),
+        received: source,
+      },
     );
   }
   const compiled = _tryCompile(source);

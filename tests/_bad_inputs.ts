@@ -300,6 +300,94 @@ export const BAD_INPUTS: readonly BadInput[] = [
     error: TypeError,
     message: 'Expected root to be an object but found "model"',
   },
+  {
+    what: "Source that yields no parameter",
+    run: () => getParamGroups([], 1e-4),
+    error: TypeError,
+    message:
+      "Expected source to yield at least one parameter but it yielded none: namedParameters(model) finds Parameter instances (pass isParameter for other tensor types), and a TensorFlow.js model needs tfjsNamedParameters(model)",
+  },
+  {
+    what: "TensorFlow.js model where a source is expected",
+    run: () =>
+      getParamGroups(
+        { name: "m", layers: [], trainableWeights: [] } as never,
+        1,
+      ),
+    error: TypeError,
+    message:
+      'Expected source to be an iterable of { name, param } but found a TensorFlow.js model; pass tfjsNamedParameters(model), from "@decoupled/weight-decay/tfjs"',
+  },
+  {
+    what: "Parameter under a Map key that is not a string or number",
+    run: (f) => namedParameters({ table: new Map([[{}, f.model.fc.weight]]) }),
+    error: TypeError,
+    message:
+      'Expected the Map at "table" to hold parameters under string or number keys but found an object',
+  },
+  {
+    what: "Unknown option of `getParamGroups()`",
+    run: (f) =>
+      getParamGroups(namedParameters(f.model), 1, { lr: 0.1 } as never),
+    error: TypeError,
+    message:
+      'Expected getParamGroups() options to have only the keys logger but found "lr"; pass the learning rate to step(lr), and scale it per group with lrScale',
+  },
+  // --- group policies -----------------------------------------------------------
+  {
+    what: "Group policy with a PyTorch-style key",
+    run: groupsOf({ weightDecay: 0.05, lr_scale: [[0.1, "fc"], 1] }),
+    error: PolicyError,
+    message:
+      'Expected a group policy to have only the keys weightDecay and lrScale but found "lr_scale"; use lrScale',
+  },
+  {
+    what: "Group policy without `weightDecay`",
+    run: groupsOf({ lrScale: 1 }),
+    error: PolicyError,
+    message:
+      "Expected a group policy { weightDecay, lrScale? } to have weightDecay but found none",
+  },
+  {
+    what: "Negative default lrScale",
+    run: groupsOf({ weightDecay: 0, lrScale: [[2, "fc"], -1] }),
+    error: PolicyError,
+    message:
+      "Expected the default lrScale (entry 1) to be a finite number >= 0 but found -1",
+  },
+  {
+    what: "lrScale rule that is not a pair",
+    run: groupsOf({ weightDecay: 0, lrScale: [[2], 1] }),
+    error: PolicyError,
+    message: "lrScale rule 0 must be a [value, pattern] pair but found [2]",
+  },
+  {
+    what: "Layer decay of 1.5",
+    run: groupsOf({
+      weightDecay: 0,
+      lrScale: { layerDecay: 1.5, groupMatcher: { blocks: "^blocks" } },
+    }),
+    error: PolicyError,
+    message: "Expected layerDecay to be a number in (0, 1] but found 1.5",
+  },
+  {
+    what: "Layer decay with timm's spelling",
+    run: groupsOf({
+      weightDecay: 0,
+      lrScale: { layer_decay: 0.75, groupMatcher: {} },
+    }),
+    error: PolicyError,
+    message: /^Layer decay spec has unknown key "layer_decay": /,
+  },
+  {
+    what: "Group matcher with an integer-like key",
+    run: groupsOf({
+      weightDecay: 0,
+      lrScale: { layerDecay: 0.75, groupMatcher: { "0": "^stem" } },
+    }),
+    error: PolicyError,
+    message: /^groupMatcher key "0" /,
+  },
   // --- parameters ---------------------------------------------------------------
   {
     what: "Parameter data that is a Float64Array",
@@ -384,6 +472,55 @@ export const BAD_INPUTS: readonly BadInput[] = [
     message: "Expected group 0 params to be an array but found a Parameter",
   },
   {
+    what: "Group with PyTorch's `lr`",
+    run: (f) => new CpuDecay([{ ...f.groups[0]!, lr: 0 } as never]),
+    error: TypeError,
+    message:
+      'Expected group 0 to have only the keys weightDecay, lrScale, params, names but found "lr"; pass the learning rate to step(lr), and scale it per group with lrScale',
+  },
+  {
+    what: "Group with `weight_decay`",
+    run: (f) => new CpuAdamW([{ ...f.groups[0]!, weight_decay: 0.1 } as never]),
+    error: TypeError,
+    message:
+      'Expected group 0 to have only the keys weightDecay, lrScale, params, names but found "weight_decay"; use weightDecay',
+  },
+  {
+    what: "Negative group lrScale",
+    run: (f) => new CpuDecay([{ ...f.groups[0]!, lrScale: -1 }]),
+    error: RangeError,
+    message: "Expected group 0 lrScale to be a finite number >= 0 but found -1",
+  },
+  {
+    what: "Engine without parameters",
+    run: () => new CpuDecay([{ weightDecay: 0.1, params: [], names: [] }]),
+    error: TypeError,
+    message:
+      "Expected groups to hold at least one parameter but found 1 empty groups: an engine without parameters would silently do nothing",
+  },
+  {
+    what: "Unknown decay option",
+    run: (f) => new CpuDecay(f.groups, { weight_decay: 0.1 } as never),
+    error: TypeError,
+    message:
+      'Expected CpuDecay options to have only the keys scaling, maxLr but found "weight_decay"; use weightDecay',
+  },
+  {
+    what: "Decay scale that overflows (`maxLr` tiny)",
+    run: (f) =>
+      new CpuDecay(f.groups, { scaling: "schedule", maxLr: 1e-320 }).step(1),
+    error: RangeError,
+    message:
+      'Expected every group\'s learning rate and decay scale to be finite but group 0 has scaling "schedule" with maxLr 1e-320 gives s(lr) = Infinity',
+  },
+  {
+    what: "`lr * lrScale` that overflows",
+    run: (f) => new CpuDecay([{ ...f.groups[0]!, lrScale: 1e300 }]).step(1e300),
+    error: RangeError,
+    message:
+      "Expected every group's learning rate and decay scale to be finite but group 0 has lr * lrScale = 1e+300 * 1e+300 = Infinity",
+  },
+  {
     what: "Parameter in two groups",
     run: (f) =>
       new CpuDecay([...f.groups, {
@@ -450,6 +587,51 @@ export const BAD_INPUTS: readonly BadInput[] = [
     run: (f) => new CpuAdamW(f.groups, { eps: 0 }),
     error: RangeError,
     message: "Expected eps to be a finite number > 0 but found 0",
+  },
+  {
+    what: "AdamW option with PyTorch's spelling",
+    run: (f) => new CpuAdamW(f.groups, { beta1: 0.9 } as never),
+    error: TypeError,
+    message:
+      'Expected CpuAdamW options to have only the keys betas, eps, maxGradNorm, skipNonFinite, scaling, maxLr but found "beta1"; use betas: [beta1, beta2]',
+  },
+  {
+    what: "`maxGradNorm` of 0",
+    run: (f) => new CpuAdamW(f.groups, { maxGradNorm: 0 }),
+    error: RangeError,
+    message:
+      "Expected maxGradNorm to be a number > 0 (finite in f32, or Infinity to compute the norm without clipping) but found 0",
+  },
+  {
+    what: "`skipNonFinite` that is not a boolean",
+    run: (f) => new CpuAdamW(f.groups, { skipNonFinite: "yes" as never }),
+    error: TypeError,
+    message: 'Expected skipNonFinite to be a boolean but found "yes"',
+  },
+  {
+    what: "AdamW lr whose f32 step size overflows",
+    run: (f) => {
+      for (const group of f.groups) {
+        for (const p of group.params) p.grad = new Float32Array(p.size);
+      }
+      // The group without weight decay: its factor stays 1 at any lr.
+      return new CpuAdamW([f.groups[1]!]).step(1e39);
+    },
+    error: RangeError,
+    message:
+      "Expected every group's step size lr / (1 - beta1 ** t) to be finite in f32 (at most about 3.4e38) but group 0 has lr 1e+39, a step size of 1.0000000000000002e+40 at step 1",
+  },
+  {
+    what: "AdamW state with a negative second moment",
+    run: (f) => {
+      const adamw = new CpuAdamW(f.groups);
+      const state = adamw.state();
+      state.params[0]!.v[1] = -1;
+      adamw.loadState(state);
+    },
+    error: RangeError,
+    message:
+      'Expected state.params[0].v of parameter "fc.weight" to hold finite values >= 0 but found -1 at index 1',
   },
   {
     what: "AdamW step without a gradient",
@@ -533,6 +715,34 @@ export const BAD_INPUTS: readonly BadInput[] = [
     error: TypeError,
     message:
       'Expected the buffer of group 0 parameter "w" to have STORAGE usage (uniforms)',
+    gpu: true,
+  },
+  {
+    what: "Caller buffer still mapped at a step",
+    run: (f) => {
+      const buffer = f.device!.createBuffer({
+        size: 16,
+        usage: GPUBufferUsage.STORAGE,
+        mappedAtCreation: true,
+      });
+      return GpuDecay.fromBuffers(f.device!, [{
+        weightDecay: 0.1,
+        params: [buffer],
+        names: ["w"],
+      }]).step(0.1);
+    },
+    error: TypeError,
+    message:
+      'Expected the buffer of parameter "w" to be unmapped for the step, but it is mapped; unmap it first',
+    gpu: true,
+  },
+  {
+    what: "Unknown GPU option",
+    run: (f) =>
+      GpuAdamW.create(f.device!, f.groups, { shardBytes: 1 } as never),
+    error: TypeError,
+    message:
+      'Expected GpuAdamW options to have only the keys betas, eps, maxGradNorm, skipNonFinite, scaling, maxLr, maxShardBytes but found "shardBytes"',
     gpu: true,
   },
   {

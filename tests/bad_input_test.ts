@@ -10,8 +10,8 @@ import {
 } from "./_bad_inputs.ts";
 import { gpuTest } from "./_gpu.ts";
 
-const README_START = "<!-- errors:start -->";
-const README_END = "<!-- errors:end -->";
+const PAGE_START = "<!-- errors:start -->";
+const PAGE_END = "<!-- errors:end -->";
 
 Deno.test("every bad host input throws its documented error, names the culprit and changes nothing", () => {
   const cases = BAD_INPUTS.filter((bad) => !bad.gpu);
@@ -39,22 +39,22 @@ gpuTest(
 );
 
 gpuTest(
-  "the README's table of errors lists the catalogue with its real messages",
+  "the table of errors lists the catalogue with its real messages",
   async (device) => {
-    const readme = await Deno.readTextFile(
-      new URL("../README.md", import.meta.url),
+    const page = await Deno.readTextFile(
+      new URL("../docs/errors.md", import.meta.url),
     );
-    const start = readme.indexOf(README_START);
-    const end = readme.indexOf(README_END);
+    const start = page.indexOf(PAGE_START);
+    const end = page.indexOf(PAGE_END);
     assert.ok(
       start !== -1 && end > start,
-      `README.md needs ${README_START} ... ${README_END}`,
+      `docs/errors.md needs ${PAGE_START} ... ${PAGE_END}`,
     );
-    const table = readme.slice(start + README_START.length, end);
+    const table = page.slice(start + PAGE_START.length, end);
     assert.deepEqual(
       cells(table),
       cells(errorTable(checkedMessages(device))),
-      "README.md's table of errors is out of date: run ./tools/deno run --allow-read --allow-write --allow-run tools/error_table.ts",
+      "docs/errors.md's table of errors is out of date: run ./tools/deno run --allow-read --allow-write --allow-run tools/error_table.ts",
     );
   },
 );

@@ -1,6 +1,6 @@
 // Copyright 2026 the weight-decay authors. MIT license.
 /**
- * Regenerates the table of errors in README.md from the catalogue in
+ * Regenerates the table of errors in docs/errors.md from the catalogue in
  * tests/_bad_inputs.ts, running every case (GPU ones on this machine's adapter) so the
  * table shows the messages users really get:
  *
@@ -11,7 +11,7 @@
 
 import { checkedMessages, errorTable } from "../tests/_bad_inputs.ts";
 
-const README = new URL("../README.md", import.meta.url);
+const PAGE = new URL("../docs/errors.md", import.meta.url);
 const START = "<!-- errors:start -->";
 const END = "<!-- errors:end -->";
 
@@ -23,24 +23,24 @@ const device = await adapter.requestDevice();
 const table = errorTable(checkedMessages(device));
 device.destroy();
 
-const readme = await Deno.readTextFile(README);
-const start = readme.indexOf(START);
-const end = readme.indexOf(END);
+const page = await Deno.readTextFile(PAGE);
+const start = page.indexOf(START);
+const end = page.indexOf(END);
 if (start === -1 || end < start) {
-  throw new Error(`README.md has no ${START} ... ${END} section`);
+  throw new Error(`docs/errors.md has no ${START} ... ${END} section`);
 }
 await Deno.writeTextFile(
-  README,
-  `${readme.slice(0, start + START.length)}\n${table}\n${readme.slice(end)}`,
+  PAGE,
+  `${page.slice(0, start + START.length)}\n${table}\n${page.slice(end)}`,
 );
 
-// Lay the table out as `deno fmt` would, so the README stays format-clean.
+// Lay the table out as `deno fmt` would, so the page stays format-clean.
 const fmt = await new Deno.Command(Deno.execPath(), {
-  args: ["fmt", "README.md"],
+  args: ["fmt", "docs/errors.md"],
   cwd: new URL("..", import.meta.url),
 }).output();
 if (!fmt.success) {
   throw new Error(
-    `deno fmt README.md failed: ${new TextDecoder().decode(fmt.stderr)}`,
+    `deno fmt docs/errors.md failed: ${new TextDecoder().decode(fmt.stderr)}`,
   );
 }

@@ -85,6 +85,7 @@ export type {
   AliasConflict,
   AnyGroupPolicy,
   Assignment,
+  DecidedParamGroup,
   Explanation,
   GetParamGroupsOptions,
   GroupLogger,

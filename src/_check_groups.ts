@@ -11,6 +11,8 @@ export interface _CheckedGroup<P> {
   readonly lrScale: number;
   readonly params: readonly P[];
   readonly names: readonly string[];
+  /** Each parameter's other names (tied weights), parallel to `params`. */
+  readonly aliases: readonly (readonly string[])[];
 }
 
 /**
@@ -43,7 +45,7 @@ export function _checkGroups<P>(
       );
     }
     _checkKeys(group, `group ${g}`, GROUP_KEYS);
-    const { weightDecay, lrScale = 1, params, names } = group as Partial<
+    const { weightDecay, lrScale = 1, params, names, aliases } = group as Partial<
       ParamGroup<P>
     >;
     _checkValue(weightDecay, `group ${g} weightDecay`);
@@ -74,6 +76,7 @@ export function _checkGroups<P>(
       lrScale: lrScale + 0,
       params: [...params],
       names: ownNames,
+      aliases: _checkAliases(aliases, params.length, g),
     };
   });
   if (seen.size === 0) {
@@ -86,7 +89,34 @@ export function _checkGroups<P>(
   return checked;
 }
 
-const GROUP_KEYS = ["weightDecay", "lrScale", "params", "names"] as const;
+const GROUP_KEYS = [
+  "weightDecay",
+  "lrScale",
+  "params",
+  "names",
+  "aliases",
+] as const;
+
+function _checkAliases(
+  aliases: unknown,
+  count: number,
+  g: number,
+): (readonly string[])[] {
+  if (aliases === undefined) return Array.from({ length: count }, () => []);
+  if (
+    !Array.isArray(aliases) || aliases.length !== count ||
+    !aliases.every((list) =>
+      Array.isArray(list) && list.every((name) => typeof name === "string")
+    )
+  ) {
+    throw new TypeError(
+      `Expected group ${g} aliases to be, per parameter, an array of its other names but found ${
+        _describe(aliases)
+      }`,
+    );
+  }
+  return aliases.map((list: string[]) => [...list]);
+}
 
 function _checkValue(value: unknown, what: string): void {
   if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {

@@ -87,6 +87,7 @@ export class _TfjsFusedPass {
         lrScale: group.lrScale,
         params: group.params.filter(kept),
         names: group.names.filter(kept),
+        aliases: group.aliases.filter(kept),
       };
     });
     this.#options = options;

@@ -44,7 +44,19 @@ export interface ParamGroup<P = Parameter> {
   params: P[];
   /** Their names, parallel to `params`. */
   names: string[];
+  /**
+   * The other names of tied parameters, parallel to `params` (empty for a parameter
+   * with one name); set by {@linkcode getParamGroups} only on groups that hold a tied
+   * parameter. Checkpoints use them to load a PyTorch `state_dict`, which lists a tied
+   * tensor under each of its names.
+   */
+  aliases?: (readonly string[])[];
 }
+
+/** A group as {@linkcode getParamGroups} makes it: its lrScale always set. */
+export type DecidedParamGroup<P = Parameter> = ParamGroup<P> & {
+  lrScale: number;
+};
 
 /**
  * The two log methods grouping uses. A LogTape `Logger` (it has a `category`) gets
@@ -206,14 +218,15 @@ export function getParamGroups<P>(
   source: ParamSource<P>,
   policy: AnyGroupPolicy,
   options: GetParamGroupsOptions = {},
-): Required<ParamGroup<P>>[] {
+): DecidedParamGroup<P>[] {
   _checkKeys(options, "getParamGroups() options", ["logger"], {
     log: "logger",
   });
   const logger = options.logger ?? getLogger(["weight-decay"]);
   const { entries, explanation } = _decideAll(source, policy);
   // Keyed by both values; String() tells finite numbers apart, and -0 is 0 by now.
-  const groups = new Map<string, Required<ParamGroup<P>>>();
+  const groups = new Map<string, DecidedParamGroup<P>>();
+  const aliases = new Map<DecidedParamGroup<P>, string[][]>();
   entries.forEach((entry, i) => {
     const { weightDecay, lrScale } = explanation.assignments[i]!;
     const key = `${weightDecay} ${lrScale}`;
@@ -221,11 +234,17 @@ export function getParamGroups<P>(
     if (group === undefined) {
       group = { weightDecay, lrScale, params: [], names: [] };
       groups.set(key, group);
+      aliases.set(group, []);
     }
     group.params.push(entry.param);
     group.names.push(entry.name);
+    aliases.get(group)!.push(entry.aliases.map((a) => a.name));
   });
   const ordered = [...groups.values()];
+  for (const group of ordered) {
+    const names = aliases.get(group)!;
+    if (names.some((list) => list.length > 0)) group.aliases = names;
+  }
   _log(logger, ordered, explanation);
   return ordered;
 }
@@ -514,7 +533,7 @@ function _checkEntry<P>(item: unknown, position: number): NamedParameter<P> & {
 
 function _log<P>(
   logger: GroupLogger,
-  groups: readonly Required<ParamGroup<P>>[],
+  groups: readonly DecidedParamGroup<P>[],
   { unusedRules, aliasConflicts }: Explanation,
 ): void {
   const log = _isLogTape(logger)

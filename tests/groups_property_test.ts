@@ -265,6 +265,7 @@ function referenceGroups(
     lrScale: number;
     params: Parameter[];
     names: string[];
+    aliases: string[][];
   }[] = [];
   const conflicts: unknown[] = [];
   const decided: [number, number][] = [];
@@ -279,11 +280,18 @@ function referenceGroups(
     decided.push([rule, scaleRule]);
     let group = groups.find((g) => g.weightDecay === wd && g.lrScale === scale);
     if (group === undefined) {
-      group = { weightDecay: wd, lrScale: scale, params: [], names: [] };
+      group = {
+        weightDecay: wd,
+        lrScale: scale,
+        params: [],
+        names: [],
+        aliases: [],
+      };
       groups.push(group);
     }
     group.params.push(param);
     group.names.push(name);
+    group.aliases.push(aliases.map((a) => a.name));
     for (const alias of aliases) {
       const [aliasWd] = referenceDecision(
         alias.name,
@@ -325,10 +333,12 @@ function referenceGroups(
       }];
     });
   return {
-    groups: groups.map((g) => ({
+    // Groups list their tied parameters' other names only when they hold one.
+    groups: groups.map(({ aliases, ...g }) => ({
       ...g,
       weightDecay: g.weightDecay + 0,
       lrScale: g.lrScale + 0,
+      ...(aliases.some((list) => list.length > 0) ? { aliases } : {}),
     })),
     unused: [...unused("weightDecay", wdList), ...unused("lrScale", scaleList)],
     conflicts,

@@ -178,6 +178,9 @@ Deno.test("getParamGroups() groups a tied parameter once, under its first name",
   };
   const groups = getParamGroups(namedParameters(model), [[0, "bias"], 0.1]);
   assert.deepEqual(groups.map((g) => g.names), [["embed.weight"], ["bias"]]);
+  // The other names travel with the group, for loading a state_dict that lists both.
+  assert.deepEqual(groups[0]!.aliases, [["head.weight"]]);
+  assert.equal(groups[1]!.aliases, undefined);
   // Any source, not only the walker: repeated entries become aliases.
   const repeated = getParamGroups([
     { name: "embed.weight", param: embedding },

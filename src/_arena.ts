@@ -179,9 +179,16 @@ export class _Arena {
     source: (slot: _Slot, index: number) => Float32Array,
   ): void {
     let index = 0;
+    let shard = 0;
     for (const slot of this.slots.values()) {
+      const first = slot.pieces[0]?.shard ?? shard;
+      // As in createShards: an empty submit hands the writes so far to the queue, so
+      // the host holds at most one shard's staging copy at a time.
+      if (first !== shard) queue.submit([]);
+      shard = slot.pieces[slot.pieces.length - 1]?.shard ?? shard;
       this.write(queue, shards, slot, source(slot, index++));
     }
+    queue.submit([]);
   }
 
   /** Queues the upload of one parameter's `values` (`slot.size` of them) into `shards`. */

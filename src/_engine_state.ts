@@ -21,7 +21,7 @@ export async function _readWithState(
   lists: readonly (readonly _Range[])[],
   label: string,
   operation: string,
-  each: (bytes: ArrayBuffer, index: number) => void,
+  each: (bytes: ArrayBuffer, index: number) => void | Promise<void>,
 ): Promise<Uint32Array> {
   const words = new Uint32Array(ENGINE_STATE_BYTES / 4);
   await _readBack(

@@ -254,7 +254,8 @@ export async function _readRanges(
  * succeeded: a failed copy rejects, and makes the engine fail.
  *
  * @param each Gets each list's bytes, concatenated, with its index; the bytes are
- * valid only during the call. Lists without bytes are skipped.
+ * valid only until the call (or the promise it returns) ends. Lists without bytes are
+ * skipped.
  * @throws {Error} If a copy fails on the GPU (a destroyed or foreign buffer), the device
  * is lost before a map completes, or the engine failed before.
  */
@@ -264,7 +265,7 @@ export async function _readBack(
   lists: readonly (readonly _Range[])[],
   label: string,
   operation: string,
-  each: (bytes: ArrayBuffer, index: number) => void,
+  each: (bytes: ArrayBuffer, index: number) => void | Promise<void>,
 ): Promise<void> {
   const sizes = lists.map((ranges) =>
     ranges.reduce((bytes, range) => bytes + range.size, 0)
@@ -301,7 +302,7 @@ export async function _readBack(
         throw await _failure(lifecycle, operation, cause);
       }
       lifecycle.check();
-      each(staging.getMappedRange(), i);
+      await each(staging.getMappedRange(), i);
       // Freed as soon as it is read, so at most one mapped copy is alive at a time.
       staging.destroy();
       stagings[i] = undefined;

@@ -9,7 +9,7 @@
  * of classes and class names such as {@linkcode NORM_TYPES}) matches the layer that
  * owns the parameter, and {@linkcode where} wraps any predicate.
  *
- * @example Grouping a model and decaying it after each optimizer step
+ * @example Grouping a model, and decaying it right before each optimizer update
  * ```ts
  * import {
  *   CpuDecay,
@@ -40,7 +40,7 @@
  * assert.deepEqual(explain(namedParameters(model), policy).unusedRules, []);
  *
  * const decay = new CpuDecay(groups);
- * decay.step(0.1); // after the optimizer's own update
+ * decay.step(0.1); // right before the optimizer's own update, as torch.optim.AdamW
  * assert.equal(model.fc.weight.data[0], Math.fround(0.5 * Math.fround(1 - 0.1 * 1e-2)));
  * assert.equal(model.fc.bias.data[0], Math.fround(0.1));
  * ```

@@ -12,9 +12,10 @@
  * - `GpuDecay.create` uploads them once into one storage buffer; the WGSL kernels
  *   (forward, loss gradient, backward, SGD update) bind each tensor where it lives with
  *   `decay.binding(param)`, so nothing is copied between the model and the optimizer.
- * - Each step records the training pass and then `decay.encode(encoder, lr)` into one
- *   command encoder and submits it once; the learning rate follows a warmup + cosine
- *   schedule, so every step's decay factor differs.
+ * - Each step records the forward and backward pass, then `decay.encode(encoder, lr)`,
+ *   then the SGD update, into one command encoder, and submits it once: the decay comes
+ *   right before the update, as in `torch.optim.AdamW`. The learning rate follows a
+ *   warmup + cosine schedule, so every step's decay factor differs.
  * - The data is a regression onto a fixed random "teacher" network (seeded, so every run
  *   is the same). The loss is read back only every few steps, since each read waits for
  *   the GPU (a map round trip of ~11 ms in Deno). The run fails if the loss does not
@@ -326,15 +327,15 @@ interface Kernel {
 }
 
 /**
- * The five dispatches of a training step, in order. Each binds the parameters at their
- * arena ranges, `decay.binding(param)`.
+ * The dispatches of a training step, in order: forward and backward, then the SGD
+ * updates. Each binds the parameters at their arena ranges, `decay.binding(param)`.
  */
 function createKernels(
   device: GPUDevice,
   model: Mlp,
   decay: GpuDecay,
   buffers: Buffers,
-): Kernel[] {
+): { backward: Kernel[]; update: Kernel[] } {
   const mlpModule = device.createShaderModule({
     label: "mlp forward and backward",
     code: MLP_WGSL,
@@ -372,7 +373,7 @@ function createKernels(
   };
 
   const { hidden, out } = model;
-  return [
+  const kernels = [
     kernel("hidden forward", mlpModule, "hidden_forward", shape, {
       0: buffer(buffers.inputs),
       2: param(hidden.weight),
@@ -424,13 +425,18 @@ function createKernels(
       4: buffer(buffers.hiddenGrad),
     }, HIDDEN * (INPUTS + 1)),
   ];
+  return { backward: kernels.slice(0, -2), update: kernels.slice(-2) };
 }
 
 // --- training ------------------------------------------------------------------------
 
-/** Records the forward, backward and SGD dispatches of one step as one compute pass. */
-function recordTrainingPass(encoder: GPUCommandEncoder, kernels: Kernel[]) {
-  const pass = encoder.beginComputePass({ label: "mlp training pass" });
+/** Records dispatches as one compute pass. */
+function recordPass(
+  encoder: GPUCommandEncoder,
+  label: string,
+  kernels: Kernel[],
+) {
+  const pass = encoder.beginComputePass({ label });
   for (const { pipeline, bindGroup, threads } of kernels) {
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
@@ -517,8 +523,11 @@ async function train(device: GPUDevice): Promise<[number, number]> {
     // keeps for its factors.)
     device.queue.writeBuffer(buffers.step, 0, sgdLr);
     const encoder = device.createCommandEncoder({ label: "mlp training step" });
-    recordTrainingPass(encoder, kernels);
-    decay.encode(encoder, lr); // after the SGD update, in the same submit
+    recordPass(encoder, "mlp forward and backward", kernels.backward);
+    // Decay right before the update, as torch.optim.AdamW does: the gradient was taken
+    // at the parameters before the decay, and the update applies it to the decayed ones.
+    decay.encode(encoder, lr);
+    recordPass(encoder, "mlp sgd update", kernels.update);
     const logged = step % LOG_EVERY === 0 || step === STEPS - 1;
     if (logged) {
       encoder.copyBufferToBuffer(

@@ -45,9 +45,10 @@ export function _checkGroups<P>(
       );
     }
     _checkKeys(group, `group ${g}`, GROUP_KEYS);
-    const { weightDecay, lrScale = 1, params, names, aliases } = group as Partial<
-      ParamGroup<P>
-    >;
+    const { weightDecay, lrScale = 1, params, names, aliases } =
+      group as Partial<
+        ParamGroup<P>
+      >;
     _checkValue(weightDecay, `group ${g} weightDecay`);
     _checkValue(lrScale, `group ${g} lrScale`);
     if (!Array.isArray(params)) {

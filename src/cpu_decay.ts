@@ -26,7 +26,7 @@ import { _checkKeys } from "./_check_keys.ts";
  * Groups whose factor is exactly 1 (weight decay 0) are not touched. A step allocates
  * nothing. The groups are read once, at construction; later edits to them change nothing.
  *
- * @example AdamW-style decay after each optimizer step
+ * @example AdamW-style decay, right before each optimizer update
  * ```ts
  * import { CpuDecay, getParamGroups, Parameter } from "@decoupled/weight-decay";
  * import assert from "node:assert/strict";

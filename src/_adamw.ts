@@ -137,14 +137,13 @@ export function _inverseBiasCorrection1(beta1: number, t: number): number {
 }
 
 /**
- * The step size `lr / (1 - beta1 ** t)` as both engines compute it:
- * `Math.fround(lr)` times `_inverseBiasCorrection1` in f32, one correctly rounded
- * multiply, since the GPU knows `t` and the host does not. PyTorch rounds
- * `lr / (1 - beta1 ** t)` once from f64: the two differ by at most an ULP or so of
- * the step size.
+ * The step size `lr / (1 - beta1 ** t)` as `CpuAdamW` and PyTorch compute it: in f64,
+ * rounded once to f32. `GpuAdamW`, which learns `t` only on the GPU, computes
+ * `Math.fround(lr)` times `_inverseBiasCorrection1` in f32 instead: the two differ by
+ * about an ULP of the step size at most.
  */
 export function _stepSize(lr: number, beta1: number, t: number): number {
-  return Math.fround(Math.fround(lr) * _inverseBiasCorrection1(beta1, t));
+  return Math.fround(lr / _biasCorrection(beta1, t));
 }
 
 /**
@@ -189,13 +188,16 @@ export function _gradNorm(
 
 /**
  * The clip coefficient of PyTorch's `clip_grad_norm_` in f32:
- * `min(1, maxGradNorm / (norm + 1e-6))`; 1 when not clipping, or when the norm is not
- * finite (the step is then skipped with `skipNonFinite`, or runs unclipped).
+ * `min(1, maxGradNorm / (norm + 1e-6))`, rounded as PyTorch rounds it; 1 when not
+ * clipping, or when the norm is not finite (the step is then skipped with
+ * `skipNonFinite`, or runs unclipped).
  */
 export function _clipCoefficient(norm: number, maxGradNorm: number): number {
   if (maxGradNorm === 0 || !Number.isFinite(norm)) return 1;
   const f = Math.fround;
-  return Math.min(1, f(f(maxGradNorm) / f(norm + f(1e-6))));
+  // PyTorch's `max_norm / (total_norm + 1e-6)` is `Tensor.__rtruediv__`: a reciprocal,
+  // then a multiply, each rounded to f32.
+  return Math.min(1, f(f(1 / f(norm + f(1e-6))) * f(maxGradNorm)));
 }
 
 /**

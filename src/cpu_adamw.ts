@@ -52,16 +52,18 @@ interface _Entry extends _HostEntry<Parameter> {
  *   PyTorch's vectorized lerp; for `1 - b1 >= 0.5`, `fma(-b1, g - m, g)`);
  * - `v = fma((1 - b2) * g, g, b2 * v)` (`exp_avg_sq.mul_(beta2).addcmul_(grad, grad, 1 - beta2)`);
  * - `p = p + (-step_size * m) / (sqrt(v) / sqrt(1 - b2^t) + eps)`
- *   (`param.addcdiv_(exp_avg, denom, value=-step_size)`), with `sqrt(1 - b2^t)`
- *   computed in f64 and rounded once to f32, as PyTorch does, and
- *   `step_size = f32(lr_g) * f32(1 / (1 - b1^t))`, as {@linkcode GpuAdamW} computes it
- *   from its own step count (PyTorch rounds `lr_g / (1 - b1^t)` once; the two differ by
- *   about an ULP of the step size at most),
+ *   (`param.addcdiv_(exp_avg, denom, value=-step_size)`), with `step_size =
+ *   lr_g / (1 - b1^t)` and `sqrt(1 - b2^t)` computed in f64 and rounded once to f32, as
+ *   PyTorch does ({@linkcode GpuAdamW}, which learns `t` on the GPU, takes
+ *   `f32(lr_g) * f32(1 / (1 - b1^t))`, within about an ULP of it),
  *
- * every other operation rounded to f32. Measured against `torch.optim.AdamW` 2.13
- * (see the README), the parameters and moments are equal bit for bit without
- * clipping; PyTorch's own norm of `clip_grad_norm_` rounds differently from this one's
- * (f64 over every value), so with clipping they agree within a few ULP.
+ * every other operation rounded to f32. Measured against `torch.optim.AdamW` 2.13 on
+ * an AVX-512 CPU (`tests/torch_adamw_test.ts` replays committed fixtures), the moments
+ * are equal bit for bit without clipping, and so are the parameters when PyTorch's
+ * `sqrt` is replaced by a correctly rounded one: PyTorch's CPU `sqrt` (MKL VML, high
+ * accuracy mode) is 1 ULP off for 15-20% of values, this one is exact. With clipping,
+ * PyTorch's per-tensor norms round differently from this one's (f64 over every value),
+ * so values agree within a few ULP.
  *
  * Gradients are read from each parameter's `grad`. Groups with weight decay 0 still get
  * the Adam update. The step count `t` is kept by the engine; moments start at zero.

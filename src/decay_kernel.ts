@@ -416,7 +416,8 @@ fn decide(total: f32, found: u32) {
     state.grad_norm = norm_bits;
     state.normed = state.normed + 1u;
     if (found == 0u && (config.flags & ${FLAG_CLIP}u) != 0u) {
-      clip = min(1.0, config.max_norm / (norm + 1e-6));
+      // As PyTorch: max_norm / (norm + 1e-6) is a reciprocal, then a multiply.
+      clip = min(1.0, (1.0 / (norm + 1e-6)) * config.max_norm);
     }
     if (found != 0u && (config.flags & ${FLAG_SKIP}u) != 0u) { run = false; }
   }

@@ -114,7 +114,9 @@ const OPTION_KEYS = [...ADAMW_OPTION_KEYS, "maxShardBytes"];
  * with `lr_g = lr * lrScale`, then Adam with bias correction in the op order of
  * `torch.optim.AdamW`'s default CPU path (see {@linkcode CpuAdamW}). It agrees with
  * {@linkcode CpuAdamW} within a few f32 ULP: WGSL's `sqrt` and `/` need not be
- * correctly rounded, nor `fma` fused.
+ * correctly rounded, nor `fma` fused. (On llvmpipe `fma` rounds twice, and the moments
+ * then equal bit for bit those of PyTorch's path without fused multiply-adds,
+ * `ATEN_CPU_CAPABILITY=default`; `tests/torch_adamw_test.ts` measures both.)
  *
  * Parameters, gradients and both moments live in four *arenas* of one layout (that of
  * {@linkcode GpuDecay}: sorted by group, each tensor 256-byte aligned, split into shards

@@ -449,13 +449,13 @@ const CPU_BOUNDS: Record<
     m: { ulp: 0, scaled: 0 },
     v: { ulp: 0, scaled: 0 },
   },
-  // Clipping: the norm is 1 ULP from torch's in some steps, and the coefficient rounds
-  // once where torch's `max_norm / t` is `t.reciprocal() * max_norm`, twice.
+  // Clipping: the norm is 1 ULP from torch's in some steps (torch's per-tensor f32
+  // norms round differently), so the clipped gradients can differ by an ULP.
   clip: {
     p: { ulp: 1152, scaled: 2 },
     snapshot: { ulp: 24, scaled: 2 },
-    m: { ulp: 1659, scaled: 3 },
-    v: { ulp: 5, scaled: 3 },
+    m: { ulp: 14, scaled: 2 },
+    v: { ulp: 5, scaled: 2 },
   },
   skip: {
     p: { ulp: 9, scaled: 1 },
@@ -464,10 +464,10 @@ const CPU_BOUNDS: Record<
     v: { ulp: 0, scaled: 0 },
   },
   "clip_skip": {
-    p: { ulp: 98, scaled: 2 },
-    snapshot: { ulp: 32, scaled: 2 },
-    m: { ulp: 55, scaled: 1 },
-    v: { ulp: 4, scaled: 2 },
+    p: { ulp: 98, scaled: 2.5 },
+    snapshot: { ulp: 16, scaled: 2 },
+    m: { ulp: 7, scaled: 0.5 },
+    v: { ulp: 6, scaled: 2 },
   },
 };
 

@@ -476,14 +476,14 @@ export const BAD_INPUTS: readonly BadInput[] = [
     run: (f) => new CpuDecay([{ ...f.groups[0]!, lr: 0 } as never]),
     error: TypeError,
     message:
-      'Expected group 0 to have only the keys weightDecay, lrScale, params, names but found "lr"; pass the learning rate to step(lr), and scale it per group with lrScale',
+      'Expected group 0 to have only the keys weightDecay, lrScale, params, names, aliases but found "lr"; pass the learning rate to step(lr), and scale it per group with lrScale',
   },
   {
     what: "Group with `weight_decay`",
     run: (f) => new CpuAdamW([{ ...f.groups[0]!, weight_decay: 0.1 } as never]),
     error: TypeError,
     message:
-      'Expected group 0 to have only the keys weightDecay, lrScale, params, names but found "weight_decay"; use weightDecay',
+      'Expected group 0 to have only the keys weightDecay, lrScale, params, names, aliases but found "weight_decay"; use weightDecay',
   },
   {
     what: "Negative group lrScale",

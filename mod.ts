@@ -105,3 +105,22 @@ export type { AdamWOptions, AdamWState, AdamWStateJson } from "./src/adamw.ts";
 export { CpuAdamW } from "./src/cpu_adamw.ts";
 export { GpuAdamW } from "./src/gpu_adamw.ts";
 export type { GpuAdamWOptions } from "./src/gpu_adamw.ts";
+export { loadCheckpoint, saveCheckpoint } from "./src/checkpoint.ts";
+export type {
+  CheckpointEngine,
+  LoadCheckpointOptions,
+} from "./src/checkpoint.ts";
+export {
+  readSafetensors,
+  SAFETENSORS_DTYPES,
+  SafetensorsError,
+  writeSafetensors,
+} from "./src/safetensors.ts";
+export type {
+  SafetensorsDtype,
+  SafetensorsErrorOptions,
+  SafetensorsFile,
+  SafetensorsTensor,
+  SafetensorsTensorInfo,
+  WriteSafetensorsOptions,
+} from "./src/safetensors.ts";

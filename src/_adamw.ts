@@ -404,3 +404,18 @@ export function _jsonFriendly(state: AdamWState): AdamWState {
   });
   return state;
 }
+
+/** An AdamW engine's hyperparameters as a checkpoint's metadata records them. */
+export function _adamWMetadata(
+  { beta1, beta2, eps, maxGradNorm, skipNonFinite }: _AdamWHyper,
+  { scaling, maxLr }: { readonly scaling: string; readonly maxLr: number },
+): Record<string, string> {
+  return {
+    betas: JSON.stringify([beta1, beta2]),
+    eps: String(eps),
+    ...(maxGradNorm === 0 ? {} : { maxGradNorm: String(maxGradNorm) }),
+    skipNonFinite: String(skipNonFinite),
+    scaling,
+    ...(Number.isNaN(maxLr) ? {} : { maxLr: String(maxLr) }),
+  };
+}

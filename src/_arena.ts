@@ -71,6 +71,7 @@ export class _Arena {
       group.params.forEach((param, i) =>
         slots.set(param, {
           name: group.names[i]!,
+          aliases: group.aliases[i]!,
           where: `group ${g} parameter ${_describe(group.names[i])}`,
           param,
           data: param.data,
@@ -171,22 +172,25 @@ export class _Arena {
 
   /**
    * Queues the upload of `source(slot, index)` into the buffer set `shards` for every
-   * parameter, `index` counting slots in order; the caller has checked the lengths.
+   * parameter it gives values for, `index` counting slots in order; the caller has
+   * checked the lengths.
    */
   upload(
     queue: GPUQueue,
     shards: readonly GPUBuffer[],
-    source: (slot: _Slot, index: number) => Float32Array,
+    source: (slot: _Slot, index: number) => Float32Array | undefined,
   ): void {
     let index = 0;
     let shard = 0;
     for (const slot of this.slots.values()) {
+      const values = source(slot, index++);
+      if (values === undefined) continue;
       const first = slot.pieces[0]?.shard ?? shard;
       // As in createShards: an empty submit hands the writes so far to the queue, so
       // the host holds at most one shard's staging copy at a time.
       if (first !== shard) queue.submit([]);
       shard = slot.pieces[slot.pieces.length - 1]?.shard ?? shard;
-      this.write(queue, shards, slot, source(slot, index++));
+      this.write(queue, shards, slot, values);
     }
     queue.submit([]);
   }

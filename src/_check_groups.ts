@@ -247,6 +247,10 @@ export function _foreignParam(engine: string, param: unknown): TypeError {
 
 /** A host parameter as an engine captured it: the array it holds, and its length then. */
 export interface _HostEntry<P extends _HostParam = _HostParam> {
+  /** Its name in its group. */
+  readonly name: string;
+  /** Its other names (tied weights). */
+  readonly aliases: readonly string[];
   /** Names it in messages, e.g. `group 0 parameter "fc.bias"`. */
   readonly where: string;
   readonly param: P;
@@ -260,6 +264,8 @@ export function _hostEntries<P extends _HostParam>(
 ): _HostEntry<P>[] {
   return groups.flatMap((group, g) =>
     group.params.map((param, i) => ({
+      name: group.names[i]!,
+      aliases: group.aliases[i]!,
       where: `group ${g} parameter ${_describe(group.names[i])}`,
       param,
       data: param.data,

@@ -17,6 +17,7 @@ import {
 } from "./_check_groups.ts";
 import {
   type _AdamWHyper,
+  _adamWMetadata,
   _biasCorrection2Sqrt,
   _checkAdamWOptions,
   _checkState,
@@ -31,10 +32,10 @@ import {
   ADAMW_OPTION_KEYS,
 } from "./_adamw.ts";
 import { _checkKeys } from "./_check_keys.ts";
+import { _hostCheckpoint, _registerCheckpoint } from "./_checkpoint_access.ts";
 
 /** One parameter as the engine keeps it. */
 interface _Entry extends _HostEntry<Parameter> {
-  readonly name: string;
   readonly group: number;
   readonly m: Float32Array;
   readonly v: Float32Array;
@@ -112,15 +113,32 @@ export class CpuAdamW {
     this.#hyper = _checkAdamWOptions(options);
     const checked = _checkHostGroups(groups);
     this.#factors = new _DecayFactors(checked, scaling);
-    const names = checked.flatMap((group, g) =>
-      group.names.map((name) => ({ name, group: g }))
-    );
+    const groupOf = checked.flatMap((group, g) => group.params.map(() => g));
     this.#entries = _hostEntries(checked).map((entry, i) => ({
       ...entry,
-      ...names[i]!,
+      group: groupOf[i]!,
       m: new Float32Array(entry.size),
       v: new Float32Array(entry.size),
     }));
+    _registerCheckpoint(this, () =>
+      _hostCheckpoint(
+        "CpuAdamW",
+        this.#entries,
+        (set, i) =>
+          set === "exp_avg" ? this.#entries[i]!.m : this.#entries[i]!.v,
+        {
+          metadata: _adamWMetadata(this.#hyper, scaling),
+          step: () => Promise.resolve(this.#step),
+          load: async (step, loaded, fill) => {
+            for (const [i, { m, v }] of this.#entries.entries()) {
+              if (!loaded[i]) continue;
+              await fill(i, "exp_avg", 0, m);
+              await fill(i, "exp_avg_sq", 0, v);
+            }
+            this.#step = step;
+          },
+        },
+      ));
   }
 
   /**

@@ -16,6 +16,7 @@ import {
   type _HostEntry,
 } from "./_check_groups.ts";
 import { _checkKeys } from "./_check_keys.ts";
+import { _hostCheckpoint, _registerCheckpoint } from "./_checkpoint_access.ts";
 
 /**
  * Applies decoupled weight decay in place on the host:
@@ -66,6 +67,7 @@ export class CpuDecay implements DecayStep {
     this.#factors = new _DecayFactors(checked, scaling);
     this.#data = checked.map((g) => g.params.map((p) => p.data));
     this.#entries = _hostEntries(checked);
+    _registerCheckpoint(this, () => _hostCheckpoint("CpuDecay", this.#entries));
   }
 
   /**

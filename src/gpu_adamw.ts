@@ -48,6 +48,7 @@ import {
 } from "./_fused_pass.ts";
 import {
   type _AdamWHyper,
+  _adamWMetadata,
   _biasCorrection2Sqrt,
   _checkAdamWOptions,
   _checkState,
@@ -60,6 +61,8 @@ import {
 } from "./_adamw.ts";
 import { _readWithState } from "./_engine_state.ts";
 import { _checkKeys } from "./_check_keys.ts";
+import { _registerCheckpoint } from "./_checkpoint_access.ts";
+import { _arenaCheckpoint } from "./_arena_checkpoint.ts";
 import { _describe } from "./_describe.ts";
 
 /**
@@ -102,6 +105,8 @@ interface _Parts {
   readonly pass: _FusedPass;
   readonly factors: _DecayFactors;
   readonly hyper: _AdamWHyper;
+  /** The hyperparameters, as a checkpoint's metadata records them. */
+  readonly metadata: Readonly<Record<string, string>>;
 }
 
 const NAME = "GpuAdamW";
@@ -206,6 +211,23 @@ export class GpuAdamW {
     this.#parts = parts;
     this.buffers = Object.freeze([...parts.params]);
     this.#lifecycle = parts.lifecycle;
+    _registerCheckpoint(this, () => {
+      this.#lifecycle.check();
+      return _arenaCheckpoint({
+        engine: NAME,
+        label: LABEL,
+        device: parts.device,
+        lifecycle: parts.lifecycle,
+        state: parts.pass.state,
+        arena: parts.arena,
+        params: parts.params,
+        moments: {
+          exp_avg: parts.firstMoments,
+          exp_avg_sq: parts.secondMoments,
+          metadata: parts.metadata,
+        },
+      });
+    });
   }
 
   /**
@@ -321,6 +343,7 @@ export class GpuAdamW {
         pass,
         factors: new _DecayFactors(checked, scaling),
         hyper,
+        metadata: _adamWMetadata(hyper, scaling),
       };
     });
     lifecycle.watch("create", error);

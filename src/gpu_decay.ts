@@ -44,6 +44,8 @@ import {
 } from "./_fused_pass.ts";
 import { _readWithState } from "./_engine_state.ts";
 import { _checkKeys } from "./_check_keys.ts";
+import { _registerCheckpoint } from "./_checkpoint_access.ts";
+import { _arenaCheckpoint } from "./_arena_checkpoint.ts";
 import { _describe } from "./_describe.ts";
 
 /** Options of {@linkcode GpuDecay.create}. */
@@ -158,6 +160,19 @@ export class GpuDecay implements DecayStep {
     this.#parts = parts;
     this.buffers = Object.freeze([...parts.buffers]);
     this.#lifecycle = parts.lifecycle;
+    _registerCheckpoint(this, () => {
+      this.#lifecycle.check();
+      const arena = this.#arena("saveCheckpoint and loadCheckpoint");
+      return _arenaCheckpoint({
+        engine: NAME,
+        label: LABEL,
+        device: parts.device,
+        lifecycle: parts.lifecycle,
+        state: parts.pass.state,
+        arena,
+        params: parts.buffers,
+      });
+    });
   }
 
   /**

@@ -26,7 +26,7 @@ import { _describe } from "./_describe.ts";
  *
  * @example Checking a dtype read from elsewhere
  * ```ts
- * import { SAFETENSORS_DTYPES } from "./safetensors.ts";
+ * import { SAFETENSORS_DTYPES } from "@decoupled/weight-decay";
  * import assert from "node:assert/strict";
  *
  * assert.ok(SAFETENSORS_DTYPES.includes("BF16"));
@@ -157,7 +157,7 @@ export interface SafetensorsErrorOptions {
  *
  * @example Telling a bad file apart from a missing one
  * ```ts
- * import { readSafetensors, SafetensorsError } from "./safetensors.ts";
+ * import { readSafetensors, SafetensorsError } from "@decoupled/weight-decay";
  * import assert from "node:assert/strict";
  *
  * const dir = await Deno.makeTempDir();
@@ -842,7 +842,7 @@ export interface SafetensorsFile extends Disposable {
  *
  * @example Reading a file written by PyTorch, or by {@linkcode writeSafetensors}
  * ```ts
- * import { readSafetensors, writeSafetensors } from "./safetensors.ts";
+ * import { readSafetensors, writeSafetensors } from "@decoupled/weight-decay";
  * import assert from "node:assert/strict";
  *
  * const dir = await Deno.makeTempDir();
@@ -1112,17 +1112,45 @@ class _OpenFile implements SafetensorsFile {
     }
   }
 
+  /**
+   * Reads elements `[start, start + target.length)` of a tensor as f32 into `target`,
+   * for loaders that go a chunk at a time; the caller has checked the range.
+   */
+  async readRangeInto(
+    name: string,
+    start: number,
+    target: Float32Array,
+  ): Promise<void> {
+    const info = this.#readable(name);
+    const count = info.byteLength / READABLE[info.dtype]!;
+    if (
+      !Number.isSafeInteger(start) || start < 0 ||
+      start + target.length > count
+    ) {
+      throw new RangeError(
+        `Expected elements ${start} to ${
+          start + target.length
+        } to lie in tensor ${_describe(name)} of ${count} elements`,
+      );
+    }
+    await this.#exclusive(() => this.#convert(info, target, start));
+  }
+
   async #convert(
     info: SafetensorsTensorInfo,
     target: Float32Array,
+    start = 0,
   ): Promise<void> {
+    const size = READABLE[info.dtype]!;
+    const first = start * size;
+    const byteLength = target.length * size;
     if (info.dtype === "F32") {
       const bytes = new Uint8Array(
         target.buffer,
         target.byteOffset,
         target.byteLength,
       );
-      await this.#fill(info, 0, bytes);
+      await this.#fill(info, first, bytes);
       if (!LITTLE_ENDIAN) _swapBytes(bytes, 4);
       return;
     }
@@ -1131,14 +1159,14 @@ class _OpenFile implements SafetensorsFile {
       target.byteOffset,
       target.length,
     );
-    const scratch = new Uint8Array(Math.min(info.byteLength, SCRATCH_BYTES));
+    const scratch = new Uint8Array(Math.min(byteLength, SCRATCH_BYTES));
     const table = info.dtype === "F16" ? _f16Table() : undefined;
-    for (let done = 0; done < info.byteLength; done += scratch.length) {
+    for (let done = 0; done < byteLength; done += scratch.length) {
       const chunk = scratch.subarray(
         0,
-        Math.min(scratch.length, info.byteLength - done),
+        Math.min(scratch.length, byteLength - done),
       );
-      await this.#fill(info, done, chunk);
+      await this.#fill(info, first + done, chunk);
       const halves = _uint16s(chunk);
       const base = done / 2;
       // Integer copies, so NaN payloads survive (float stores may canonicalize them).
@@ -1174,6 +1202,29 @@ class _OpenFile implements SafetensorsFile {
       );
     }
   }
+}
+
+/**
+ * Reads elements `[start, start + target.length)` of a tensor of an open file as f32,
+ * converted as {@linkcode SafetensorsFile.readInto} converts: for loaders that go a
+ * bounded chunk at a time.
+ *
+ * @throws {TypeError} If `file` was not opened by {@linkcode readSafetensors}.
+ * @throws {RangeError} If the range does not lie in the tensor.
+ * @throws {SafetensorsError} As `readInto` does.
+ */
+export function _readElements(
+  file: SafetensorsFile,
+  name: string,
+  start: number,
+  target: Float32Array,
+): Promise<void> {
+  if (!(file instanceof _OpenFile)) {
+    throw new TypeError(
+      `Expected a file opened by readSafetensors but found ${_describe(file)}`,
+    );
+  }
+  return file.readRangeInto(name, start, target);
 }
 
 // ---------------------------------------------------------------------------------
@@ -1255,7 +1306,7 @@ export interface _SafetensorsEntry {
  *
  * @example Saving f32 parameters and a step count
  * ```ts
- * import { readSafetensors, writeSafetensors } from "./safetensors.ts";
+ * import { readSafetensors, writeSafetensors } from "@decoupled/weight-decay";
  * import assert from "node:assert/strict";
  *
  * const dir = await Deno.makeTempDir();

@@ -57,6 +57,30 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name:
+    "examples/checkpoint.ts resumes a saved GpuAdamW run that equals the uninterrupted one",
+  ignore: ignoreGpu,
+  async fn() {
+    const { code, stdout, stderr } = await runDeno([
+      "--allow-read",
+      "--allow-write",
+      "examples/checkpoint.ts",
+    ]);
+    assert.equal(code, 0, `exit code ${code}\n${stdout}\n${stderr}`);
+    assert.match(
+      stdout,
+      /^saved step 19 \(\d+ shards\) to model\.safetensors, optimizer\.safetensors$/m,
+    );
+    assert.match(stdout, /^loaded step 19 into a fresh engine$/m);
+    assert.match(stdout, /^steps that ran: 39 of 40 \(step 7 was skipped\)$/m);
+    assert.match(
+      stdout,
+      /^resumed run equals the uninterrupted one bit for bit: true$/m,
+    );
+  },
+});
+
 /** The losses of `epoch N  loss Y` lines, in order. */
 function epochLosses(stdout: string): number[] {
   return [...stdout.matchAll(/^epoch +\d+ +loss +(\S+)$/gm)].map((m) =>

@@ -269,3 +269,44 @@ gpuTest(
     assert.deepEqual(await adamw.state(), state);
   },
 );
+
+gpuTest(
+  "GpuDecay: 100 encodes alternating between two encoders are refused on the GPU, and the next read throws",
+  async (device) => {
+    const gs = groups();
+    const decay = GpuDecay.create(device, gs);
+    const before = snapshot(gs);
+    const a = device.createCommandEncoder();
+    const b = device.createCommandEncoder();
+    for (let i = 0; i < 100; i++) decay.encode(i % 2 === 0 ? a : b, 0.01);
+    device.queue.submit([a.finish(), b.finish()]);
+    await assert.rejects(
+      decay.syncToHost(),
+      /GpuDecay\.syncToHost failed on the GPU, so the engine can no longer be trusted and refuses every call: a step's ring slot was rewritten before the step ran/,
+    );
+    assert.deepEqual(snapshot(gs), before, "nothing written to the host");
+    assert.throws(() => decay.step(0.01), /GpuDecay\.syncToHost failed/);
+    decay.destroy();
+  },
+);
+
+gpuTest(
+  "GpuDecay: 60 encodes alternating between two encoders, all within the ring, each apply their own lr",
+  async (device) => {
+    const gs = groups();
+    const cpuGroups = groups();
+    const decay = GpuDecay.create(device, gs);
+    const cpu = new CpuDecay(cpuGroups);
+    const a = device.createCommandEncoder();
+    const b = device.createCommandEncoder();
+    const lr = (i: number) => 0.01 * (1 + i % 7);
+    for (let i = 0; i < 60; i++) decay.encode(i % 2 === 0 ? a : b, lr(i));
+    device.queue.submit([b.finish(), a.finish()]);
+    // The GPU runs b's steps (odd i), then a's: the CPU takes them in that order.
+    for (let i = 1; i < 60; i += 2) cpu.step(lr(i));
+    for (let i = 0; i < 60; i += 2) cpu.step(lr(i));
+    await decay.syncToHost();
+    assert.deepEqual(snapshot(gs), snapshot(cpuGroups));
+    decay.destroy();
+  },
+);

@@ -106,6 +106,33 @@ interface _Parts {
   readonly hyper: _AdamWHyper;
 }
 
+/**
+ * What the TensorFlow.js adapter reads and writes of a GpuAdamW besides its public API:
+ * the buffer sets, to copy tensors in and out, and the engine state, to move the step
+ * count between the GPU and a tensor.
+ */
+export interface _GpuAdamWInternals {
+  readonly arena: _Arena;
+  readonly params: readonly GPUBuffer[];
+  readonly grads: readonly GPUBuffer[];
+  readonly firstMoments: readonly GPUBuffer[];
+  readonly secondMoments: readonly GPUBuffer[];
+  /** The engine state; its word `STATE_STEP` is the step count. */
+  readonly state: GPUBuffer;
+  /**
+   * Sets the step count the host computes step sizes for, after the caller wrote the
+   * GPU's (as `loadState` does), so they stay exact.
+   */
+  predict(step: number): void;
+}
+
+let _internalsOf: (adamw: GpuAdamW) => _GpuAdamWInternals;
+
+/** The internals of a GpuAdamW, for the TensorFlow.js adapter. */
+export function _gpuAdamWInternals(adamw: GpuAdamW): _GpuAdamWInternals {
+  return _internalsOf(adamw);
+}
+
 const NAME = "GpuAdamW";
 const LABEL = "weight-decay adamw";
 const OPTION_KEYS = [...ADAMW_OPTION_KEYS, "maxShardBytes"];
@@ -209,6 +236,24 @@ export class GpuAdamW {
     this.#predicted = predicted;
     return true;
   };
+
+  static {
+    _internalsOf = (adamw) => {
+      const { arena, params, grads, firstMoments, secondMoments, pass } =
+        adamw.#parts;
+      return {
+        arena,
+        params,
+        grads,
+        firstMoments,
+        secondMoments,
+        state: pass.state,
+        predict: (step) => {
+          adamw.#predicted = step;
+        },
+      };
+    };
+  }
 
   private constructor(parts: _Parts) {
     this.#parts = parts;

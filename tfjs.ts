@@ -55,6 +55,12 @@
 export { tfjsNamedParameters } from "./src/tfjs_named_parameters.ts";
 export { TfjsDecay } from "./src/tfjs_decay.ts";
 export type { TfjsDecayOptions, TfjsDecayPath } from "./src/tfjs_decay.ts";
+export { warmupCosine } from "./src/lr_schedule.ts";
+export type {
+  LrSchedule,
+  LrScheduleConfig,
+  WarmupCosineOptions,
+} from "./src/lr_schedule.ts";
 export type {
   LayerLike,
   LayersModelLike,

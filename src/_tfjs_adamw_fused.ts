@@ -98,9 +98,10 @@ export class _TfjsAdamWFused {
   /**
    * Takes one step as one submission, after everything TensorFlow.js has recorded.
    *
-   * @returns False, having changed nothing, if a tensor of the step is not in a GPU
-   * buffer of this backend (or its CPU copy): held by another backend, in a texture,
-   * or of another dtype.
+   * @returns The step count after the step, when the host knows it (without
+   * `skipNonFinite`); or undefined, having changed nothing, if a tensor of the step is
+   * not in a GPU buffer of this backend (or its CPU copy): held by another backend, in
+   * a texture, or of another dtype.
    * @throws {Error} If the GPU work failed before, or GpuAdamW refuses the step.
    */
   step(

@@ -55,6 +55,19 @@
 export { tfjsNamedParameters } from "./src/tfjs_named_parameters.ts";
 export { TfjsDecay } from "./src/tfjs_decay.ts";
 export type { TfjsDecayOptions, TfjsDecayPath } from "./src/tfjs_decay.ts";
+export { registerTfjsAdamW, tfjsAdamW } from "./src/tfjs_adamw.ts";
+export type {
+  TfjsAdamW,
+  TfjsAdamWNamespace,
+  TfjsAdamWOptions,
+  TfjsAdamWPath,
+} from "./src/tfjs_adamw.ts";
+export { warmupCosine } from "./src/lr_schedule.ts";
+export type {
+  LrSchedule,
+  LrScheduleConfig,
+  WarmupCosineOptions,
+} from "./src/lr_schedule.ts";
 export type {
   LayerLike,
   LayersModelLike,

@@ -2,26 +2,25 @@
 // Copyright 2026 the weight-decay authors. MIT license.
 /**
  * Trains a small TensorFlow.js model with AdamW, which TensorFlow.js does not have:
- * `tf.train.adam` takes the gradient step and {@linkcode TfjsDecay} applies decoupled
- * weight decay after every batch.
+ * {@linkcode tfjsAdamW} is a `tf.Optimizer` with `torch.optim.AdamW`'s semantics that
+ * `model.compile` takes, driven by parameter groups.
  *
  * What it shows:
  *
  * - `tfjsNamedParameters` names the model's trainable weights (`hidden1.kernel`,
  *   `bn.gamma`, ...) with their layers as owners; the moving mean and variance of the
  *   batch normalization are not trainable and never appear.
- * - The basecls "mobile" policy `[[0, "bias"], [0, NORM_TYPES], 4e-5]` decays the dense
- *   kernels only. TensorFlow.js calls normalization weights `gamma` and `beta`, which
- *   the `"bias"` rule would miss; the `NORM_TYPES` rule catches them by layer class.
- *   (4e-5 is basecls's value for SGD, where it barely moves the weights over a short
- *   run; PyTorch's `AdamW` defaults to 1e-2.)
- * - `model.fit` runs the training; its `onBatchEnd` callback calls `decay.step(lr)`. The
- *   decay runs after Adam's update, not before it as in PyTorch's `AdamW`: the two
- *   orders differ by a term of order `lr² * weightDecay`.
- * - Once per epoch the run checks the decay step itself: every decayed weight equals
- *   `Math.fround(w * Math.fround(1 - lr * weightDecay))` and every other weight is bit
- *   for bit unchanged. It fails on any mismatch, if the loss does not fall, or on a
- *   WebGPU validation error.
+ * - One policy sets two things per weight: the weight decay (PyTorch's AdamW default
+ *   of 1e-2, but none on biases and normalization layers, which TensorFlow.js calls
+ *   `gamma` and `beta`: the `NORM_TYPES` rule catches them by layer class), and a
+ *   learning-rate scale by layer, so the first layers learn slower than the head.
+ * - The learning rate is a warmup + cosine schedule, one line; `model.fit` runs the
+ *   training and prints the loss per epoch.
+ * - At the end the run checks the decay alone: a fresh optimizer over the same groups
+ *   takes one step with zero gradients (so Adam moves nothing), after which every
+ *   decayed weight equals `Math.fround(w * Math.fround(1 - lr * lrScale * weightDecay))`
+ *   and every bias and norm weight is bit for bit unchanged. It fails on any mismatch,
+ *   if the loss does not fall, or on a WebGPU validation error.
  *
  * Run it from the repository root, on TensorFlow.js's cpu backend or, to see the fused
  * WebGPU pass, on its webgpu backend:
@@ -40,24 +39,36 @@ import "@tensorflow/tfjs-backend-webgpu";
 import * as tfl from "@tensorflow/tfjs-layers";
 import {
   getParamGroups,
+  type GroupPolicy,
   NORM_TYPES,
   type ParamGroup,
 } from "@decoupled/weight-decay";
-import { TfjsDecay, tfjsNamedParameters } from "@decoupled/weight-decay/tfjs";
+import {
+  tfjsAdamW,
+  tfjsNamedParameters,
+  warmupCosine,
+} from "@decoupled/weight-decay/tfjs";
+
+// Deno looks like Node.js to TensorFlow.js, whose cpu backend then advises installing
+// tfjs-node; the flag is read only for that once TensorFlow.js is loaded.
+tf.env().set("IS_NODE", false);
 
 const SAMPLES = 256;
 const INPUTS = 8;
 const HIDDEN = 32;
 const EPOCHS = 12;
 const BATCH_SIZE = 32;
-const LR = 1e-2;
+const PEAK_LR = 1e-2;
+const WARMUP_STEPS = 8;
 const SEED = 2026;
-/** The basecls "mobile" policy: biases and normalization layers are not decayed. */
-const POLICY = [[0, "bias"], [0, NORM_TYPES], 4e-5] as const;
+const POLICY: GroupPolicy = {
+  weightDecay: [[0, "bias"], [0, NORM_TYPES], 1e-2],
+  lrScale: [[0.5, "^(hidden1|bn)\\."], [0.75, "^(hidden2|ln)\\."], 1],
+};
 /** The run fails unless the last epoch's loss is at most this fraction of the first's. */
 const REQUIRED_LOSS_RATIO = 0.5;
 
-const BATCHES_PER_EPOCH = Math.ceil(SAMPLES / BATCH_SIZE);
+const STEPS = EPOCHS * Math.ceil(SAMPLES / BATCH_SIZE);
 
 /** A regression onto a fixed random nonlinear "teacher" (seeded: every run is the same). */
 function teacherData(): { xs: tf.Tensor; ys: tf.Tensor } {
@@ -112,21 +123,27 @@ async function readAll(
 }
 
 /**
- * Steps the decay and checks what it did to every weight: decayed ones scaled by their
- * group's f32 factor, the others bit for bit unchanged.
+ * Checks the decay alone: one step of a fresh optimizer over the same groups, with
+ * zero gradients, so Adam's update is exactly zero. Decayed weights must be scaled by
+ * their group's f32 factor, the others left bit for bit as they were.
  */
-async function checkedStep(
-  decay: TfjsDecay,
+async function checkDecay(
   groups: readonly ParamGroup<tf.Variable>[],
   lr: number,
 ): Promise<void> {
   const variables = groups.flatMap((g) => g.params);
   const before = await readAll(variables);
-  decay.step(lr);
+  const zeros = variables.map((v) => ({
+    name: v.name,
+    tensor: tf.zerosLike(v),
+  }));
+  using check = tfjsAdamW(tf, [...groups], { learningRate: lr });
+  check.applyGradients(zeros);
+  tf.dispose(zeros.map((z) => z.tensor));
   const after = await readAll(variables);
   let at = 0;
-  for (const { weightDecay, params, names } of groups) {
-    const factor = Math.fround(1 - lr * weightDecay);
+  for (const { weightDecay, lrScale = 1, params, names } of groups) {
+    const factor = Math.fround(1 - lr * lrScale * weightDecay);
     params.forEach((variable, i) => {
       for (let k = at; k < at + variable.size; k++) {
         const expected = weightDecay === 0
@@ -136,7 +153,7 @@ async function checkedStep(
           throw new Error(
             `${
               names[i]
-            } (weight decay ${weightDecay}): expected ${expected} after the decay step but found ${
+            } (weight decay ${weightDecay}): expected ${expected} after a step of decay alone but found ${
               after[k]
             }`,
           );
@@ -186,29 +203,37 @@ async function main(): Promise<void> {
     tfjsNamedParameters<tf.Variable>(model),
     POLICY,
   );
-  for (const { weightDecay, names } of groups) {
-    console.log(`weight decay ${weightDecay}: ${names.join(", ")}`);
+  for (const { weightDecay, lrScale = 1, names } of groups) {
+    console.log(
+      `weight decay ${weightDecay}, lr scale ${lrScale}: ${names.join(", ")}`,
+    );
   }
   const initialNorms = await Promise.all(
     groups.map((g) => Promise.all(g.params.map(norm))),
   );
 
-  model.compile({ optimizer: tf.train.adam(LR), loss: "meanSquaredError" });
-  using decay = new TfjsDecay(tf, groups);
+  const learningRate = warmupCosine({
+    peakLr: PEAK_LR,
+    warmupSteps: WARMUP_STEPS,
+    decaySteps: STEPS,
+    endLr: PEAK_LR / 10,
+  });
+  console.log(
+    `learning rate: warmup to ${PEAK_LR} over ${WARMUP_STEPS} steps, then a cosine to ${
+      PEAK_LR / 10
+    } at step ${STEPS}`,
+  );
+  using optimizer = tfjsAdamW(tf, groups, { learningRate });
+  model.compile({ optimizer, loss: "meanSquaredError" });
   const losses: number[] = [];
   const started = performance.now();
-  await failOnValidationError(() =>
-    model.fit(xs, ys, {
+  await failOnValidationError(async () => {
+    await model.fit(xs, ys, {
       epochs: EPOCHS,
       batchSize: BATCH_SIZE,
       shuffle: false,
       verbose: 0,
       callbacks: {
-        onBatchEnd: async (batch) => {
-          if (batch === BATCHES_PER_EPOCH - 1) {
-            await checkedStep(decay, groups, LR);
-          } else decay.step(LR);
-        },
         onEpochEnd: (epoch, logs) => {
           losses.push(logs!.loss!);
           console.log(
@@ -218,18 +243,22 @@ async function main(): Promise<void> {
           );
         },
       },
-    })
-  );
+    });
+    await checkDecay(groups, learningRate(STEPS));
+  });
   const seconds = (performance.now() - started) / 1000;
 
-  const steps = EPOCHS * BATCHES_PER_EPOCH;
-  for (const [g, { weightDecay, params, names }] of groups.entries()) {
-    const scale = Math.fround(1 - LR * weightDecay) ** steps;
+  for (const [g, group] of groups.entries()) {
+    const { weightDecay, lrScale = 1, params, names } = group;
+    let scale = 1;
+    for (let t = 0; t < STEPS; t++) {
+      scale *= Math.fround(1 - learningRate(t) * lrScale * weightDecay);
+    }
     const effect = weightDecay === 0
       ? "not decayed (weight decay 0)"
       : `decay alone scaled it by ${
         scale.toFixed(6)
-      } (weight decay ${weightDecay})`;
+      } (weight decay ${weightDecay}, lr scale ${lrScale})`;
     for (const [i, variable] of params.entries()) {
       console.log(
         `${names[i]}: norm ${initialNorms[g]![i]!.toFixed(3)} -> ${
@@ -242,9 +271,9 @@ async function main(): Promise<void> {
   console.log(
     `loss ${first.toFixed(6)} -> ${
       last.toFixed(6)
-    } in ${steps} steps of AdamW, ${
+    } in ${optimizer.iterations} steps of AdamW, ${
       seconds.toFixed(2)
-    } s; decay path: ${decay.lastPath}`,
+    } s; optimizer path: ${optimizer.lastPath}`,
   );
   tf.dispose([xs, ys]);
   model.dispose();

@@ -29,8 +29,8 @@ export interface _ArenaCheckpointSpec {
   readonly params: readonly GPUBuffer[];
   /** AdamW's moments, with the hyperparameters for the metadata. */
   readonly moments?: {
-    readonly exp_avg: readonly GPUBuffer[];
-    readonly exp_avg_sq: readonly GPUBuffer[];
+    readonly "exp_avg": readonly GPUBuffer[];
+    readonly "exp_avg_sq": readonly GPUBuffer[];
     readonly metadata: Readonly<Record<string, string>>;
   };
 }

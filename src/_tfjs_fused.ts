@@ -11,7 +11,7 @@ import type { _CheckedGroup } from "./_check_groups.ts";
 import { GpuDecay } from "./gpu_decay.ts";
 
 /** What the backend keeps per tensor data (`TensorData` in tfjs-backend-webgpu). */
-interface _TensorData {
+export interface _TensorData {
   readonly dtype: string;
   /** How many tensors share the data: in-place decay is safe only when it is 1. */
   readonly refCount: number;
@@ -182,6 +182,6 @@ function _inPlaceData(
 }
 
 /** TensorFlow.js leaves fields unset as null or undefined, interchangeably. */
-function _absent(value: unknown): value is null | undefined {
+export function _absent(value: unknown): value is null | undefined {
   return value === null || value === undefined;
 }

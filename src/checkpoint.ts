@@ -327,7 +327,10 @@ async function _planMoments(
     const names = [slot.name, ...slot.aliases];
     const of = (set: _MomentSet) =>
       names.map((n) => `${n}.${set}`).find((n) => file.tensors.has(n));
-    const found = { exp_avg: of("exp_avg"), exp_avg_sq: of("exp_avg_sq") };
+    const found = {
+      "exp_avg": of("exp_avg"),
+      "exp_avg_sq": of("exp_avg_sq"),
+    };
     for (const set of ["exp_avg", "exp_avg_sq"] as const) {
       const name = found[set];
       if (name === undefined) {

@@ -267,7 +267,7 @@ export class CpuAdamW {
 }
 
 /** One AdamW step of one tensor, each operation rounded to f32 as PyTorch rounds it. */
-function _update(
+export function _update(
   p: Float32Array,
   g: Float32Array,
   m: Float32Array,

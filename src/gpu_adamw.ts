@@ -109,6 +109,28 @@ interface _Parts {
   readonly metadata: Readonly<Record<string, string>>;
 }
 
+/**
+ * What the TensorFlow.js adapter reads and writes of a GpuAdamW besides its public API:
+ * the buffer sets, to copy tensors in and out, and the engine state, to move the step
+ * count between the GPU and a tensor.
+ */
+export interface _GpuAdamWInternals {
+  readonly arena: _Arena;
+  readonly params: readonly GPUBuffer[];
+  readonly grads: readonly GPUBuffer[];
+  readonly firstMoments: readonly GPUBuffer[];
+  readonly secondMoments: readonly GPUBuffer[];
+  /** The engine state; its word `STATE_STEP` is the step count. */
+  readonly state: GPUBuffer;
+}
+
+let _internalsOf: (adamw: GpuAdamW) => _GpuAdamWInternals;
+
+/** The internals of a GpuAdamW, for the TensorFlow.js adapter. */
+export function _gpuAdamWInternals(adamw: GpuAdamW): _GpuAdamWInternals {
+  return _internalsOf(adamw);
+}
+
 const NAME = "GpuAdamW";
 const LABEL = "weight-decay adamw";
 const OPTION_KEYS = [...ADAMW_OPTION_KEYS, "maxShardBytes"];
@@ -207,6 +229,21 @@ export class GpuAdamW {
     return true;
   };
 
+  static {
+    _internalsOf = (adamw) => {
+      const { arena, params, grads, firstMoments, secondMoments, pass } =
+        adamw.#parts;
+      return {
+        arena,
+        params,
+        grads,
+        firstMoments,
+        secondMoments,
+        state: pass.state,
+      };
+    };
+  }
+
   private constructor(parts: _Parts) {
     this.#parts = parts;
     this.buffers = Object.freeze([...parts.params]);
@@ -222,8 +259,8 @@ export class GpuAdamW {
         arena: parts.arena,
         params: parts.params,
         moments: {
-          exp_avg: parts.firstMoments,
-          exp_avg_sq: parts.secondMoments,
+          "exp_avg": parts.firstMoments,
+          "exp_avg_sq": parts.secondMoments,
           metadata: parts.metadata,
         },
       });

@@ -14,6 +14,11 @@ import { random, randomData } from "./_models.ts";
 
 export { tf, tfl };
 
+// Deno looks like Node.js to TensorFlow.js, whose cpu backend then prints a banner
+// about tfjs-node on first use. The flag is read only there once tfjs is loaded, so
+// turning it off here silences the banner and changes nothing else.
+tf.env().set("IS_NODE", false);
+
 /** The backends the adapter is tested on. */
 export type BackendName = "cpu" | "webgpu";
 

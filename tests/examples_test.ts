@@ -121,7 +121,7 @@ for (const backend of ["cpu", "webgpu"] as const) {
       assert.match(
         stdout,
         new RegExp(
-          `decay path: ${backend === "webgpu" ? "fused" : "per-variable"}$`,
+          `optimizer path: ${backend === "webgpu" ? "fused" : "host"}$`,
           "m",
         ),
       );

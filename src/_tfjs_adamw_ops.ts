@@ -104,9 +104,13 @@ export function _opsStep(
       );
       const finite = tf.isFinite(squares);
       if (hyper.maxGradNorm !== 0 && Number.isFinite(hyper.maxGradNorm)) {
+        // As PyTorch: max_norm / (norm + 1e-6) is a reciprocal, then a multiply.
         const clip = tf.minimum(
           1,
-          tf.div(f(hyper.maxGradNorm), tf.add(tf.sqrt(squares), f(1e-6))),
+          tf.mul(
+            tf.reciprocal(tf.add(tf.sqrt(squares), f(1e-6))),
+            f(hyper.maxGradNorm),
+          ),
         );
         coefficient = tf.where(finite, clip, tf.scalar(1, "float32"));
       }

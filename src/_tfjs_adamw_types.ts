@@ -48,6 +48,7 @@ export interface _Tf {
   div(a: _Operand, b: _Operand): _Tensor;
   minimum(a: _Operand, b: _Operand): _Tensor;
   sqrt(x: _Tensor): _Tensor;
+  reciprocal(x: _Tensor): _Tensor;
   square(x: _Tensor): _Tensor;
   sum(x: _Tensor): _Tensor;
   isFinite(x: _Tensor): _Tensor;
@@ -75,6 +76,7 @@ export const TF_FUNCTIONS = [
   "div",
   "minimum",
   "sqrt",
+  "reciprocal",
   "square",
   "sum",
   "isFinite",

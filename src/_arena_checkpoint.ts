@@ -16,6 +16,8 @@ import { ENGINE_STATE_BYTES, STATE_STEP } from "./decay_kernel.ts";
 
 /** Values per chunk when loading moments: 16 MiB of f32. */
 const LOAD_CHUNK = 1 << 22;
+/** The most bytes handed to one write of a file. */
+const WRITE_BYTES = 8 << 20;
 
 /** What the access of a GPU engine is made of. */
 export interface _ArenaCheckpointSpec {
@@ -82,23 +84,36 @@ export function _arenaCheckpoint(
           [[{ buffer, offset: 0, size: buffer.size }]],
           async (bytes) => {
             for (const { byteOffset, count } of pieces[s]!) {
-              await write(new Uint8Array(bytes, byteOffset, count * 4));
+              // In bounded writes: the runtime may copy what it is given to write.
+              for (let at = 0; at < count * 4; at += WRITE_BYTES) {
+                await write(
+                  new Uint8Array(
+                    bytes,
+                    byteOffset + at,
+                    Math.min(WRITE_BYTES, count * 4 - at),
+                  ),
+                );
+              }
             }
           },
         );
       }
     },
     async paramsLoaded(loaded) {
-      const { error } = _scoped(
-        device,
-        () =>
-          arena.upload(
-            device.queue,
-            params,
-            (slot, i) => loaded[i] ? slot.data : undefined,
-          ),
-      );
-      lifecycle.watch("loadCheckpoint", error);
+      // A shard at a time, each written and done before the next, so the runtime holds
+      // one shard's staging copy at most.
+      for (let shard = 0; shard < params.length; shard++) {
+        const { error } = _scoped(device, () => {
+          slots.forEach((slot, i) => {
+            if (loaded[i]) {
+              _writeChunk(device.queue, params, slot, 0, slot.data, shard);
+            }
+          });
+          device.queue.submit([]);
+        });
+        lifecycle.watch("loadCheckpoint", error);
+        await device.queue.onSubmittedWorkDone();
+      }
       if (loaded.every(Boolean)) return;
       // What the files lacked keeps the GPU's values: the host catches up with them.
       await arena.syncToHost(read("loadCheckpoint"), params);
@@ -154,6 +169,7 @@ async function _loadMoments(
           device.queue.submit([]);
         });
         lifecycle.watch("loadCheckpoint", error);
+        await device.queue.onSubmittedWorkDone();
       }
     }
   }
@@ -166,16 +182,21 @@ async function _loadMoments(
   lifecycle.watch("loadCheckpoint", error);
 }
 
-/** Queues elements `[start, start + chunk.length)` of a slot into the shards holding them. */
+/**
+ * Queues elements `[start, start + chunk.length)` of a slot into the shards holding them
+ * (only into shard `only`, if given).
+ */
 function _writeChunk(
   queue: GPUQueue,
   shards: readonly GPUBuffer[],
   slot: _Slot,
   start: number,
   chunk: Float32Array,
+  only?: number,
 ): void {
   const end = start + chunk.length;
   for (const piece of slot.pieces) {
+    if (only !== undefined && piece.shard !== only) continue;
     const from = Math.max(start, piece.start);
     const to = Math.min(end, piece.start + piece.count);
     if (from >= to) continue;

@@ -124,3 +124,9 @@ export type {
   SafetensorsTensorInfo,
   WriteSafetensorsOptions,
 } from "./src/safetensors.ts";
+export { warmupCosine } from "./src/lr_schedule.ts";
+export type {
+  LrSchedule,
+  LrScheduleConfig,
+  WarmupCosineOptions,
+} from "./src/lr_schedule.ts";

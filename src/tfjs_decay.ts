@@ -62,6 +62,7 @@ export interface TfjsDecayOptions extends DecayOptions {
  * ```ts
  * import * as tf from "@tensorflow/tfjs-core";
  * import "@tensorflow/tfjs-backend-cpu";
+ * tf.env().set("PROD", true); // no tfjs-node banner: the cpu backend is meant
  * import * as tfl from "@tensorflow/tfjs-layers";
  * import { getParamGroups, NORM_TYPES } from "@decoupled/weight-decay";
  * import { TfjsDecay, tfjsNamedParameters } from "@decoupled/weight-decay/tfjs";

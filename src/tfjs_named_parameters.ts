@@ -41,7 +41,9 @@ import { _describe } from "./_describe.ts";
  *
  * @example The basecls "mobile" policy on a TensorFlow.js model
  * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
  * import "@tensorflow/tfjs-backend-cpu";
+ * tf.env().set("PROD", true); // no tfjs-node banner: the cpu backend is meant
  * import * as tfl from "@tensorflow/tfjs-layers";
  * import { getParamGroups, NORM_TYPES } from "@decoupled/weight-decay";
  * import { tfjsNamedParameters } from "@decoupled/weight-decay/tfjs";

@@ -26,6 +26,7 @@ export interface TensorHandle {
  * ```ts
  * import * as tf from "@tensorflow/tfjs-core";
  * import "@tensorflow/tfjs-backend-cpu";
+ * tf.env().set("PROD", true); // no tfjs-node banner: the cpu backend is meant
  * import type { VariableLike } from "@decoupled/weight-decay/tfjs";
  * import assert from "node:assert/strict";
  *
@@ -101,7 +102,9 @@ export interface TfNamespace {
  *
  * @example A LayerVariable is a LayerVariableLike
  * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
  * import "@tensorflow/tfjs-backend-cpu";
+ * tf.env().set("PROD", true); // no tfjs-node banner: the cpu backend is meant
  * import * as tfl from "@tensorflow/tfjs-layers";
  * import type { LayerVariableLike } from "@decoupled/weight-decay/tfjs";
  * import assert from "node:assert/strict";
@@ -132,7 +135,9 @@ export interface LayerVariableLike {
  *
  * @example A layer is a LayerLike
  * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
  * import "@tensorflow/tfjs-backend-cpu";
+ * tf.env().set("PROD", true); // no tfjs-node banner: the cpu backend is meant
  * import * as tfl from "@tensorflow/tfjs-layers";
  * import type { LayerLike } from "@decoupled/weight-decay/tfjs";
  * import assert from "node:assert/strict";
@@ -156,7 +161,9 @@ export interface LayerLike {
  *
  * @example A model is a LayersModelLike
  * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
  * import "@tensorflow/tfjs-backend-cpu";
+ * tf.env().set("PROD", true); // no tfjs-node banner: the cpu backend is meant
  * import * as tfl from "@tensorflow/tfjs-layers";
  * import type { LayersModelLike } from "@decoupled/weight-decay/tfjs";
  * import assert from "node:assert/strict";

@@ -11,7 +11,7 @@ import type {
 } from "./_checkpoint_access.ts";
 import { type _Lifecycle, _scoped } from "./_gpu.ts";
 import { _checkHostUnchanged } from "./_check_groups.ts";
-import { _readWithState } from "./_engine_state.ts";
+import { _engineReader } from "./_engine_state.ts";
 import { ENGINE_STATE_BYTES, STATE_STEP } from "./decay_kernel.ts";
 
 /** Values per chunk when loading moments: 16 MiB of f32. */
@@ -43,20 +43,7 @@ export function _arenaCheckpoint(
 ): _CheckpointAccess {
   const { arena, device, lifecycle, state, params, moments } = spec;
   const slots = [...arena.slots.values()];
-  const read = (operation: string) =>
-  (
-    lists: Parameters<typeof _readWithState>[3],
-    each: Parameters<typeof _readWithState>[6],
-  ) =>
-    _readWithState(
-      device,
-      lifecycle,
-      state,
-      lists,
-      `${spec.label} ${operation}`,
-      operation,
-      each,
-    );
+  const read = _engineReader(device, lifecycle, state, spec.label);
   return {
     engine: spec.engine,
     slots: slots.map(({ name, aliases, param, size, data }) => ({

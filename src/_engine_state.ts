@@ -43,3 +43,30 @@ export async function _readWithState(
   );
   return words;
 }
+
+/**
+ * The reads of one engine: `read(operation)` reads lists of ranges as
+ * {@linkcode _readWithState} does, its staging buffers labelled by the operation.
+ */
+export function _engineReader(
+  device: GPUDevice,
+  lifecycle: _Lifecycle,
+  state: GPUBuffer,
+  label: string,
+): (
+  operation: string,
+) => (
+  lists: readonly (readonly _Range[])[],
+  each: (bytes: ArrayBuffer, index: number) => void | Promise<void>,
+) => Promise<Uint32Array> {
+  return (operation) => (lists, each) =>
+    _readWithState(
+      device,
+      lifecycle,
+      state,
+      lists,
+      `${label} ${operation}`,
+      operation,
+      each,
+    );
+}

@@ -40,6 +40,7 @@ import {
   _scheduleFromConfig,
   type LrScheduleConfig,
 } from "./lr_schedule.ts";
+import { _checkVariable } from "./_tfjs_check.ts";
 
 /** How a step ran; see `TfjsAdamWPath`. */
 export type _Path = "fused" | "host" | "per-variable";
@@ -259,31 +260,6 @@ export function _specFromConfig(config: unknown): _CoreSpec {
 }
 
 /** A tf.Variable as a group holds it. */
-function _checkVariable(param: unknown, where: string): void {
-  const variable = param as Partial<_Variable> | null;
-  if (
-    typeof variable !== "object" || variable === null ||
-    typeof variable.assign !== "function" ||
-    typeof variable.dataId !== "object" || typeof variable.name !== "string" ||
-    !Array.isArray(variable.shape)
-  ) {
-    throw new TypeError(
-      `Expected ${where} to be a tf.Variable but found ${_describe(param)}`,
-    );
-  }
-  if (variable.dtype !== "float32") {
-    throw new TypeError(
-      `Expected ${where} to be a float32 tf.Variable but found dtype ${
-        _describe(variable.dtype)
-      }`,
-    );
-  }
-  if (variable.isDisposed === true) {
-    throw new TypeError(
-      `Expected ${where} to be a live tf.Variable but it was disposed`,
-    );
-  }
-}
 
 /** A TfjsAdamW's state and steps. */
 export class _TfjsAdamWCore {

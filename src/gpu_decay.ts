@@ -42,7 +42,7 @@ import {
   GROUP_VALUES_START,
   RING_SLOTS,
 } from "./_fused_pass.ts";
-import { _readWithState } from "./_engine_state.ts";
+import { _engineReader } from "./_engine_state.ts";
 import { _checkKeys } from "./_check_keys.ts";
 import { _registerCheckpoint } from "./_checkpoint_access.ts";
 import { _arenaCheckpoint } from "./_arena_checkpoint.ts";
@@ -543,19 +543,7 @@ export class GpuDecay implements DecayStep {
   /** Reads ranges back after the engine state, which must show no refused step. */
   #readBack(operation: string) {
     const { device, lifecycle, pass } = this.#parts;
-    return (
-      lists: readonly (readonly _Range[])[],
-      each: (bytes: ArrayBuffer, index: number) => void,
-    ) =>
-      _readWithState(
-        device,
-        lifecycle,
-        pass.state,
-        lists,
-        `${LABEL} ${operation}`,
-        operation,
-        each,
-      );
+    return _engineReader(device, lifecycle, pass.state, LABEL)(operation);
   }
 
   /**

@@ -13,6 +13,7 @@ import { type _CheckedGroup, _checkGroups } from "./_check_groups.ts";
 import { _asWebGpuBackend, _TfjsFusedPass } from "./_tfjs_fused.ts";
 import { _describe } from "./_describe.ts";
 import { _checkKeys } from "./_check_keys.ts";
+import { _checkVariable } from "./_tfjs_check.ts";
 
 /**
  * How a {@linkcode TfjsDecay} step ran:
@@ -215,31 +216,6 @@ function _checkNamespace(tf: unknown): asserts tf is TfNamespace {
       `Expected tf to be the TensorFlow.js namespace (import * as tf from "@tensorflow/tfjs") but found ${
         _describe(tf)
       } without ${missing.join(", ")}`,
-    );
-  }
-}
-
-function _checkVariable(param: unknown, where: string): void {
-  const variable = param as Partial<VariableLike> | null;
-  if (
-    typeof variable !== "object" || variable === null ||
-    typeof variable.assign !== "function" ||
-    typeof variable.dataId !== "object" || typeof variable.size !== "number"
-  ) {
-    throw new TypeError(
-      `Expected ${where} to be a tf.Variable but found ${_describe(param)}`,
-    );
-  }
-  if (variable.dtype !== "float32") {
-    throw new TypeError(
-      `Expected ${where} to be a float32 tf.Variable but found dtype ${
-        _describe(variable.dtype)
-      }`,
-    );
-  }
-  if (variable.isDisposed === true) {
-    throw new TypeError(
-      `Expected ${where} to be a live tf.Variable but it was disposed`,
     );
   }
 }

@@ -37,15 +37,22 @@ export interface DecayStep {
 }
 
 /**
- * What the decay multiplies, `s(lr)` in `p <- p * (1 - s(lr) * weightDecay)`:
+ * What the decay multiplies, `s(lr_g)` in `p <- p * (1 - s(lr_g) * weightDecay)`, where
+ * `lr_g = lr * lrScale` is the group's own learning rate (as timm's scheduler sets
+ * `param_group["lr"] = lr * lr_scale`):
  *
- * - `"lr"`: `s = lr`, as PyTorch's `AdamW` and optax's `adamw` do;
- * - `"schedule"`: `s = lr / maxLr`, the schedule multiplier of Loshchilov & Hutter's
+ * - `"lr"`: `s = lr_g`, as PyTorch's `AdamW` and optax's `adamw` do;
+ * - `"schedule"`: `s = lr_g / maxLr`, the schedule multiplier of Loshchilov & Hutter's
  *   "Decoupled Weight Decay Regularization" (`eta_t`), so `weightDecay` is the decay
  *   per step at peak learning rate;
  * - `"independent"`: `s = 1`, decay that ignores the learning rate (big_vision style);
- * - `"corrected"`: `s = lr * lr / maxLr`, timm's "corrected" weight decay, which keeps the
- *   equilibrium norm independent of the peak learning rate.
+ * - `"corrected"`: `s = lr_g * lr_g / maxLr`, timm's "corrected" weight decay, which
+ *   keeps the equilibrium norm independent of the peak learning rate (`maxLr` is the
+ *   base learning rate).
+ *
+ * A group with `lrScale` 0 is frozen: no update and no decay, except under
+ * `"independent"`, whose decay does not depend on the learning rate. AdamW's moments
+ * and step count still advance for it, as PyTorch's do at lr 0.
  */
 export type DecayScaling = "lr" | "schedule" | "independent" | "corrected";
 

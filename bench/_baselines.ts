@@ -1,6 +1,6 @@
 // Copyright 2026 the weight-decay authors. MIT license.
-// What the fused step is measured against, on the same device and the same bytes:
-// the simplest scale kernel over one buffer, one dispatch per tensor, and a plain copy.
+// What the fused decay step is measured against, on the same device and the same bytes:
+// the simplest scale kernel over one buffer, and one dispatch per tensor.
 
 /** The simplest possible scale kernel: one vec4 per thread, the factor in a uniform. */
 const SCALE_WGSL = /* wgsl */ `
@@ -14,7 +14,7 @@ fn scale(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) 
 }
 `;
 
-/** Something a benchmark runs `k` times before one wait for the GPU. */
+/** Work a benchmark runs K times before one wait for the GPU. */
 export interface GpuWork {
   /** Records and submits one step. */
   step(): void;
@@ -115,34 +115,6 @@ export function perTensorScale(
   sizes: readonly number[],
 ): GpuWork {
   return scaled(device, sizes, "bench per-tensor");
-}
-
-/** `copyBufferToBuffer` of `bytes` bytes: what moving the same bytes costs without compute. */
-export function bufferCopy(device: GPUDevice, bytes: number): GpuWork {
-  const perBuffer = Math.floor(device.limits.maxBufferSize / 16) * 16;
-  const pairs: [GPUBuffer, GPUBuffer][] = [];
-  for (let left = Math.ceil(bytes / 16) * 16; left > 0; left -= perBuffer) {
-    const size = Math.min(left, perBuffer);
-    const make = (role: string) =>
-      device.createBuffer({
-        label: `bench copy ${role}`,
-        size,
-        usage: GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
-      });
-    pairs.push([make("source"), make("target")]);
-  }
-  return {
-    step() {
-      const encoder = device.createCommandEncoder({ label: "bench copy" });
-      for (const [source, target] of pairs) {
-        encoder.copyBufferToBuffer(source, 0, target, 0, source.size);
-      }
-      device.queue.submit([encoder.finish()]);
-    },
-    destroy() {
-      for (const pair of pairs) for (const buffer of pair) buffer.destroy();
-    },
-  };
 }
 
 /** The device for benchmarks: the adapter's own storage limits, so big layouts fit. */

@@ -1,13 +1,9 @@
 // Copyright 2026 the weight-decay authors. MIT license.
-// deno-lint-ignore-file no-console
 /**
- * The fused decay step against its baselines, side by side on one device:
- *
- *   deno task bench            (or: deno bench --allow-read --allow-env bench/decay_bench.ts)
- *
- * Each group has a baseline, and `deno bench` prints every other entry's time as a
- * ratio of it. GPU entries run `STEPS` steps and then wait once for the queue, since a
- * wait alone costs ~11 ms in Deno; absolute times on a software adapter mean little.
+ * The fused decay step against its baselines, on a ResNet-50 and on 2,000 small
+ * tensors: the simplest scale kernel over one buffer holding every value (the limit),
+ * and one dispatch per tensor; and the CPU engine against a naive loop and a copy.
+ * Run by `deno task bench` (see `bench/main.ts`).
  *
  * @module
  */
@@ -22,138 +18,212 @@ import {
   type ParamGroup,
 } from "../mod.ts";
 import { manyTensors, ResNet50 } from "../tests/_models.ts";
-import {
-  benchDevice,
-  bufferCopy,
-  type GpuWork,
-  perTensorScale,
-  singleBufferScale,
-} from "./_baselines.ts";
+import { perTensorScale, singleBufferScale } from "./_baselines.ts";
+import type { Comparison, Figure, Section, Variant } from "./_harness.ts";
 
 /** Every group decays, so the fused step touches the same bytes as the baselines. */
 const POLICY = [[1e-5, "bias"], [5e-5, NORM_TYPES], 1e-4] as const;
-const STEPS = 8;
+const LR = 1e-3;
+const LIMIT = "scale kernel over one buffer";
+const PER_TENSOR = "one dispatch per tensor";
+const FUSED = "GpuDecay.step (fused)";
 
-const { device, adapterName } = await benchDevice();
-console.log(`WebGPU adapter: ${adapterName}`);
+/** A layout to decay: its groups and what to call it. */
+interface Layout {
+  readonly title: string;
+  readonly groups: ParamGroup[];
+}
 
-function gpuBench(
-  group: string,
-  name: string,
-  work: GpuWork,
-  baseline = false,
-): void {
-  Deno.bench({
-    name,
-    group,
-    baseline,
-    warmup: 2,
-    n: 10,
-    async fn() {
-      for (let i = 0; i < STEPS; i++) work.step();
-      await device.queue.onSubmittedWorkDone();
+/**
+ * The decay comparisons: fused against the limit and against per-tensor dispatch on
+ * each layout, then the CPU engine.
+ */
+export const decaySection: Section = {
+  name: "Decay",
+  async *comparisons({ device }) {
+    yield gpuComparison(device, resnet(), { steps: 8, perTensorSteps: 8 });
+    yield gpuComparison(device, many(), {
+      steps: 24,
+      perTensorSteps: 3,
+      oneTensor: true,
+    });
+    yield fixedCost(device);
+    for (const layout of [resnet(), many()]) yield cpuComparison(layout);
+  },
+};
+
+/** Floats of the model whose step is all fixed cost. */
+const TINY = 1024;
+
+/**
+ * What a step costs besides its bytes: one tensor of 1,024 floats, where the fused
+ * step's gate dispatch, its step slot's `writeBuffer` and its submit are all there is.
+ */
+function fixedCost(device: GPUDevice): Comparison {
+  const fused = GpuDecay.create(device, [{
+    weightDecay: 1e-4,
+    lrScale: 1,
+    params: [new Parameter(new Float32Array(TINY))],
+    names: ["tiny"],
+  }]);
+  const limit = singleBufferScale(device, TINY);
+  return {
+    title: `one tensor of ${TINY.toLocaleString("en-US")} floats on the GPU`,
+    timer: { kind: "gpu", device, steps: 64 },
+    variants: [
+      { name: LIMIT, step: limit.step },
+      { name: FUSED, step: () => fused.step(LR) },
+    ],
+    figures: [
+      { label: "fused", candidate: FUSED, baseline: LIMIT, terms: "limit" },
+      {
+        label: "the fused step's fixed cost",
+        candidate: FUSED,
+        baseline: LIMIT,
+        terms: "extra",
+      },
+    ],
+    notes: [
+      "the limit is one dispatch, the fused step two (the gate, then the update) after one writeBuffer",
+    ],
+    destroy() {
+      fused.destroy();
+      limit.destroy();
     },
-  });
+  };
 }
 
-function decayWork(groups: ParamGroup[]): GpuWork {
-  const decay = GpuDecay.create(device, groups);
-  return { step: () => decay.step(1e-3), destroy: () => decay.destroy() };
+function resnet(): Layout {
+  const groups = getParamGroups(namedParameters(new ResNet50()), POLICY);
+  return {
+    title: `ResNet-50 (${describe(groups)}, 3 groups)`,
+    groups,
+  };
 }
 
-function sizesOf(groups: ParamGroup[]): number[] {
+function many(): Layout {
+  const params = manyTensors(2000, 1000).blocks.map((b) => b.weight);
+  return {
+    title: "2,000 tensors of 1,000 floats",
+    groups: [{ weightDecay: 1e-4, lrScale: 1, params, names: [] }],
+  };
+}
+
+/**
+ * The layout's size in words, e.g. "161 tensors, 25.6M floats".
+ *
+ * @param groups The groups.
+ * @returns The words.
+ */
+export function describe(groups: readonly ParamGroup[]): string {
+  const sizes = sizesOf(groups);
+  return `${sizes.length.toLocaleString("en-US")} tensors, ${
+    (total(sizes) / 1e6).toFixed(1)
+  }M floats`;
+}
+
+function sizesOf(groups: readonly ParamGroup[]): number[] {
   return groups.flatMap((g) => g.params.map((p) => p.size));
 }
 
-function total(sizes: number[]): number {
+function total(sizes: readonly number[]): number {
   return sizes.reduce((a, b) => a + b, 0);
 }
 
-// --- ResNet-50: 161 tensors, 25.6M floats --------------------------------------------
-const resnet = getParamGroups(namedParameters(new ResNet50()), POLICY);
-const resnetSizes = sizesOf(resnet);
-const RESNET = `ResNet-50 (${resnetSizes.length} tensors, ${
-  (total(resnetSizes) / 1e6).toFixed(1)
-}M floats), ${STEPS} steps`;
-gpuBench(
-  RESNET,
-  "scale kernel over one buffer",
-  singleBufferScale(device, total(resnetSizes)),
-  true,
-);
-gpuBench(RESNET, "GpuDecay.step (fused, 3 groups)", decayWork(resnet));
-gpuBench(
-  RESNET,
-  "one dispatch per tensor",
-  perTensorScale(device, resnetSizes),
-);
-gpuBench(
-  RESNET,
-  "copyBufferToBuffer of the same bytes",
-  bufferCopy(device, total(resnetSizes) * 4),
-);
+function gpuComparison(
+  device: GPUDevice,
+  layout: Layout,
+  options: {
+    /** K, and K for per-tensor dispatch. */
+    steps: number;
+    perTensorSteps: number;
+    /** Whether to add one tensor of all the values: a step should cost the same. */
+    oneTensor?: boolean;
+  },
+): Comparison {
+  const sizes = sizesOf(layout.groups);
+  const floats = total(sizes);
+  const fused = GpuDecay.create(device, layout.groups);
+  const limit = singleBufferScale(device, floats);
+  const perTensor = perTensorScale(device, sizes);
+  const variants: Variant[] = [
+    { name: LIMIT, step: limit.step },
+    { name: FUSED, step: () => fused.step(LR) },
+    { name: PER_TENSOR, step: perTensor.step, steps: options.perTensorSteps },
+  ];
+  const figures: Figure[] = [
+    { label: "fused", candidate: FUSED, baseline: LIMIT, terms: "limit" },
+    { label: "fused", candidate: FUSED, baseline: PER_TENSOR },
+  ];
+  const destroy = [fused, limit, perTensor];
+  if (options.oneTensor) {
+    const one = GpuDecay.create(device, [{
+      weightDecay: 1e-4,
+      lrScale: 1,
+      params: [new Parameter(new Float32Array(floats))],
+      names: ["one"],
+    }]);
+    const name = `GpuDecay.step, one tensor of ${floats / 1e6}M floats`;
+    variants.push({ name, step: () => one.step(LR) });
+    figures.push({
+      label: `one tensor of ${floats / 1e6}M floats`,
+      candidate: name,
+      baseline: LIMIT,
+      terms: "limit",
+    });
+    destroy.push(one);
+  }
+  return {
+    title: `${layout.title} on the GPU`,
+    timer: { kind: "gpu", device, steps: options.steps },
+    variants,
+    figures,
+    notes: [
+      `the limit is the plainest kernel: one vec4 per thread over one buffer of all ${floats} values, the factor in a uniform`,
+    ],
+    destroy: () => destroy.forEach((work) => work.destroy()),
+  };
+}
 
-// --- 2,000 tensors of 1,000 floats -------------------------------------------------
-const many = [{
-  weightDecay: 1e-4,
-  params: manyTensors(2000, 1000).blocks.map((b) => b.weight),
-  names: [],
-}];
-const MANY = `2,000 tensors of 1,000 floats, ${STEPS} steps`;
-gpuBench(
-  MANY,
-  "scale kernel over one buffer",
-  singleBufferScale(device, 2_000_000),
-  true,
-);
-gpuBench(MANY, "GpuDecay.step (fused, 2,000 tensors)", decayWork(many));
-gpuBench(
-  MANY,
-  "GpuDecay.step (one tensor of 2M floats)",
-  decayWork([{
-    weightDecay: 1e-4,
-    params: [new Parameter(new Float32Array(2_000_000))],
-    names: ["one"],
-  }]),
-);
-gpuBench(
-  MANY,
-  "one dispatch per tensor",
-  perTensorScale(device, sizesOf(many)),
-);
-gpuBench(
-  MANY,
-  "copyBufferToBuffer of the same bytes",
-  bufferCopy(device, 8_000_000),
-);
-
-// --- The CPU path against a plain copy of the same bytes -----------------------------
-function cpuBench(group: string, groups: ParamGroup[]): void {
+function cpuComparison(layout: Layout): Comparison {
+  const { groups } = layout;
   const sources = groups.flatMap((g) => g.params.map((p) => p.data));
   const copies = sources.map((data) => new Float32Array(data.length));
   const decay = new CpuDecay(groups);
-  Deno.bench({
-    name: "Float32Array.prototype.set of the same bytes",
-    group,
-    baseline: true,
-    warmup: 20,
-    fn() {
-      for (let i = 0; i < sources.length; i++) copies[i]!.set(sources[i]!);
-    },
-  });
-  Deno.bench({
-    name: "CpuDecay.step",
-    group,
-    warmup: 20,
-    fn: () => decay.step(1e-3),
-  });
+  const naive = "naive loop per tensor";
+  const copy = "Float32Array.prototype.set of the same bytes";
+  return {
+    title: `${layout.title} on the CPU`,
+    timer: { kind: "host", minMs: 100 },
+    variants: [
+      { name: naive, step: () => naiveDecay(groups, LR) },
+      { name: "CpuDecay.step", step: () => decay.step(LR) },
+      {
+        name: copy,
+        step: () => sources.forEach((data, i) => copies[i]!.set(data)),
+      },
+    ],
+    figures: [
+      { label: "CpuDecay.step", candidate: "CpuDecay.step", baseline: naive },
+      {
+        label: "CpuDecay.step",
+        candidate: "CpuDecay.step",
+        baseline: copy,
+        terms: "limit",
+      },
+    ],
+    notes: [
+      "the naive loop: for each group its factor Math.fround(1 - lr * wd), then data[i] *= factor over each tensor",
+    ],
+  };
 }
-cpuBench(
-  "CPU: ResNet-50",
-  getParamGroups(namedParameters(new ResNet50()), POLICY),
-);
-cpuBench("CPU: 2,000 tensors of 1,000 floats", [{
-  weightDecay: 1e-4,
-  params: manyTensors(2000, 1000).blocks.map((b) => b.weight),
-  names: [],
-}]);
+
+/** What a loop over tensors does without an engine: the same f32 products. */
+function naiveDecay(groups: readonly ParamGroup[], lr: number): void {
+  for (const group of groups) {
+    const factor = Math.fround(1 - lr * group.weightDecay);
+    for (const { data } of group.params) {
+      for (let i = 0; i < data.length; i++) data[i]! *= factor;
+    }
+  }
+}

@@ -182,7 +182,7 @@ export interface BenchResults {
   readonly machine: {
     readonly cpu: string;
     readonly cores: number;
-    readonly memoryGiB: number | null;
+    readonly memoryGiB: number;
     readonly os: string;
   };
   readonly deno: { readonly deno: string; readonly v8: string };
@@ -191,6 +191,14 @@ export interface BenchResults {
     readonly vendor: string;
     readonly architecture: string;
     readonly isFallbackAdapter: boolean;
+  };
+  /**
+   * The system's load averages over 1, 5 and 15 minutes when the run started and when
+   * it ended: above the number of cores, other processes competed for them.
+   */
+  readonly load: {
+    readonly start: readonly number[];
+    readonly end: readonly number[];
   };
   /**
    * What `onSubmittedWorkDone` costs with nothing queued, ms: the median of
@@ -229,6 +237,7 @@ export async function runBenchmarks(
   options: RunOptions = {},
 ): Promise<BenchResults> {
   const date = new Date().toISOString();
+  const loadAtStart = Deno.loadavg();
   const chosen = _choose(sections, options.only);
   const context = await _context();
   const emptyWaitMs = await _emptyWait(context.device);
@@ -252,6 +261,7 @@ export async function runBenchmarks(
     machine: _machine(),
     deno: { deno: Deno.version.deno, v8: Deno.version.v8 },
     adapter: _adapterInfo(context.adapter),
+    load: { start: loadAtStart, end: Deno.loadavg() },
     emptyWaitMs,
     comparisons,
   };
@@ -637,26 +647,20 @@ export function formatTable(comparisons: readonly ComparisonResult[]): string {
 
 // --- where it ran ------------------------------------------------------------------
 
+/** The machine: its CPU model (from /proc/cpuinfo on Linux, which needs --allow-all). */
 function _machine(): BenchResults["machine"] {
-  const cpuinfo = _readOrEmpty("/proc/cpuinfo");
-  const meminfo = _readOrEmpty("/proc/meminfo");
-  const kib = /^MemTotal:\s+(\d+) kB/m.exec(meminfo)?.[1];
+  let cpuinfo = "";
+  try {
+    cpuinfo = Deno.readTextFileSync("/proc/cpuinfo");
+  } catch {
+    // Not Linux, or not allowed: the model stays unknown.
+  }
   return {
     cpu: /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? "unknown",
     cores: navigator.hardwareConcurrency,
-    memoryGiB: kib === undefined
-      ? null
-      : Math.round(Number(kib) / 2 ** 20 * 10) / 10,
+    memoryGiB: Math.round(Deno.systemMemoryInfo().total / 2 ** 30 * 10) / 10,
     os: `${Deno.build.os} ${Deno.build.arch}`,
   };
-}
-
-function _readOrEmpty(path: string): string {
-  try {
-    return Deno.readTextFileSync(path);
-  } catch {
-    return "";
-  }
 }
 
 function _adapterInfo(adapter: GPUAdapter): BenchResults["adapter"] {

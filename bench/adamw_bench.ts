@@ -67,6 +67,7 @@ export const adamwSection: Section = {
     yield await comparison(device, "2,000 tensors of 1,000 values", many, {
       steps: [12, 3, 3],
       check: true,
+      repetitions: 7,
     });
     yield await fixedCost(device);
   },
@@ -141,6 +142,7 @@ async function comparison(
     steps: readonly [number, number, number];
     /** Whether to check first that every baseline computes the engine's values. */
     check: boolean;
+    repetitions?: number;
   },
 ): Promise<Comparison> {
   const { fused, clipped, baselines, destroy } = await setUp(
@@ -153,6 +155,7 @@ async function comparison(
   return {
     title,
     timer: { kind: "gpu", device, steps },
+    repetitions: options.repetitions ?? 5,
     variants: [
       { name: LIMIT, step: baselines.limit },
       { name: FUSED, step: () => fused.step(LR) },
@@ -206,6 +209,7 @@ async function fixedCost(device: GPUDevice): Promise<Comparison> {
   return {
     title: "one tensor of 1,024 values",
     timer: { kind: "gpu", device, steps: 64 },
+    repetitions: 9,
     variants: [
       { name: LIMIT, step: baselines.limit },
       { name: FUSED, step: () => fused.step(LR) },

@@ -46,6 +46,7 @@ export const decaySection: Section = {
       steps: 24,
       perTensorSteps: 3,
       oneTensor: true,
+      repetitions: 7,
     });
     yield fixedCost(device);
     for (const layout of [resnet(), many()]) yield cpuComparison(layout);
@@ -70,6 +71,7 @@ function fixedCost(device: GPUDevice): Comparison {
   return {
     title: `one tensor of ${TINY.toLocaleString("en-US")} floats on the GPU`,
     timer: { kind: "gpu", device, steps: 64 },
+    repetitions: 9,
     variants: [
       { name: LIMIT, step: limit.step },
       { name: FUSED, step: () => fused.step(LR) },
@@ -139,6 +141,7 @@ function gpuComparison(
     perTensorSteps: number;
     /** Whether to add one tensor of all the values: a step should cost the same. */
     oneTensor?: boolean;
+    repetitions?: number;
   },
 ): Comparison {
   const sizes = sizesOf(layout.groups);
@@ -176,6 +179,7 @@ function gpuComparison(
   return {
     title: `${layout.title} on the GPU`,
     timer: { kind: "gpu", device, steps: options.steps },
+    repetitions: options.repetitions ?? 5,
     variants,
     figures,
     notes: [
@@ -195,6 +199,7 @@ function cpuComparison(layout: Layout): Comparison {
   return {
     title: `${layout.title} on the CPU`,
     timer: { kind: "host", minMs: 100 },
+    repetitions: 7,
     variants: [
       { name: naive, step: () => naiveDecay(groups, LR) },
       { name: "CpuDecay.step", step: () => decay.step(LR) },

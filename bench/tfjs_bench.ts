@@ -94,6 +94,7 @@ function paths(
   return {
     title: `webgpu backend, ${title}: decay paths`,
     timer: { kind: "gpu", device, steps: 32, flush },
+    repetitions: 9,
     variants: [
       { name: PER_VARIABLE, step: () => perVariable.step(LR) },
       { name: FUSED, step: () => fused.step(LR) },
@@ -137,12 +138,13 @@ function rebuild(
     title: `webgpu backend, ${title}: rebuilding the fused pass`,
     timer: {
       kind: "host",
-      minMs: 100,
+      minMs: 300,
       settle: async () => {
         flush();
         await device.queue.onSubmittedWorkDone();
       },
     },
+    repetitions: 9,
     variants: [
       { name: UNCHANGED, step, before: update(false) },
       { name: NEW_BUFFERS, step, before: update(true) },

@@ -32,7 +32,9 @@ import {
 } from "../mod.ts";
 import { manyTensors, random, randomData, ResNet50 } from "../tests/_models.ts";
 import { AdamWBaselines } from "./_adamw_baselines.ts";
-import { describe } from "./decay_bench.ts";
+import { reductions } from "./_reduce_baselines.ts";
+import { count, describe, MANY, MANY_SIZE } from "./decay_bench.ts";
+import { ADAMW_CHUNK_ELEMENTS, WORKGROUP_SIZE } from "../src/decay_kernel.ts";
 import type { Comparison, Section } from "./_harness.ts";
 
 const POLICY = [[0, "bias"], [0, NORM_TYPES], 0.05] as const;
@@ -40,6 +42,8 @@ const LR = 1e-3;
 const WEIGHT_DECAY = 0.05;
 /** Small enough that every step clips: random gradients have a norm in the hundreds. */
 const MAX_GRAD_NORM = 1;
+/** Values of the model whose step is all fixed cost. */
+const TINY = 1024;
 
 const LIMIT = "single-buffer limit";
 const FUSED = "GpuAdamW.step (fused)";
@@ -60,11 +64,13 @@ export const adamwSection: Section = {
       steps: [4, 4, 2],
       check: false,
     });
+    yield reductionAlone(device, resnet);
     const many = getParamGroups(
-      namedParameters(manyTensors(2000, 1000, "random", 4)),
+      namedParameters(manyTensors(MANY, MANY_SIZE, "random", 4)),
       POLICY,
     );
-    yield await comparison(device, "2,000 tensors of 1,000 values", many, {
+    const title = `${count(MANY)} tensors of ${count(MANY_SIZE)} values`;
+    yield await comparison(device, title, many, {
       steps: [12, 3, 3],
       check: true,
       repetitions: 7,
@@ -190,7 +196,43 @@ async function comparison(
 }
 
 /**
- * What a step costs besides its bytes: one tensor of 1,024 values, where the gate, the
+ * The gradient-norm reduction's dispatch alone, over as many gradients as `groups`
+ * hold, against the same per-element work with one partial per lane: what the
+ * workgroup reduction (workgroup memory and barriers) costs.
+ */
+function reductionAlone(device: GPUDevice, groups: ParamGroup[]): Comparison {
+  const floats = groups.reduce(
+    (n, g) => n + g.params.reduce((m, p) => m + Math.ceil(p.size / 4) * 4, 0),
+    0,
+  );
+  const { engine, perLane, destroy } = reductions(device, floats);
+  const one = "GRAD_NORM_REDUCE_WGSL: one partial per workgroup";
+  const lanes = "the same loads and sums, one partial per lane";
+  return {
+    title: `the gradient-norm reduction alone, ${
+      (floats / 1e6).toFixed(1)
+    }M gradients`,
+    timer: { kind: "gpu", device, steps: 8 },
+    variants: [
+      { name: lanes, step: perLane.step },
+      { name: one, step: engine.step, steps: 2 },
+    ],
+    figures: [{
+      label: "the engine's reduce kernel",
+      candidate: one,
+      baseline: lanes,
+    }],
+    notes: [
+      `one dispatch of one workgroup per AdamW chunk (${
+        count(ADAMW_CHUNK_ELEMENTS)
+      } vec4s) each; the engine's kernel then reduces its ${WORKGROUP_SIZE} lanes in workgroup memory, with a barrier per halving`,
+    ],
+    destroy,
+  };
+}
+
+/**
+ * What a step costs besides its bytes: one tensor of `TINY` values, where the gate, the
  * one-workgroup reduction and update dispatches, the slot's `writeBuffer` and the
  * submit are all there is.
  */
@@ -198,7 +240,7 @@ async function fixedCost(device: GPUDevice): Promise<Comparison> {
   const groups = [{
     weightDecay: WEIGHT_DECAY,
     lrScale: 1,
-    params: [new Parameter(new Float32Array(1024))],
+    params: [new Parameter(new Float32Array(TINY))],
     names: ["tiny"],
   }];
   const { fused, clipped, baselines, destroy } = await setUp(
@@ -207,7 +249,7 @@ async function fixedCost(device: GPUDevice): Promise<Comparison> {
     false,
   );
   return {
-    title: "one tensor of 1,024 values",
+    title: `one tensor of ${count(TINY)} values`,
     timer: { kind: "gpu", device, steps: 64 },
     repetitions: 9,
     variants: [

@@ -27,6 +27,19 @@ const LR = 1e-3;
 const LIMIT = "scale kernel over one buffer";
 const PER_TENSOR = "one dispatch per tensor";
 const FUSED = "GpuDecay.step (fused)";
+/** The layout of many small tensors: how many, and floats each. */
+export const MANY = 2000;
+export const MANY_SIZE = 1000;
+
+/**
+ * A count as the output writes it.
+ *
+ * @param n The count.
+ * @returns E.g. "2,000".
+ */
+export function count(n: number): string {
+  return n.toLocaleString("en-US");
+}
 
 /** A layout to decay: its groups and what to call it. */
 interface Layout {
@@ -57,7 +70,7 @@ export const decaySection: Section = {
 const TINY = 1024;
 
 /**
- * What a step costs besides its bytes: one tensor of 1,024 floats, where the fused
+ * What a step costs besides its bytes: one tensor of `TINY` floats, where the fused
  * step's gate dispatch, its step slot's `writeBuffer` and its submit are all there is.
  */
 function fixedCost(device: GPUDevice): Comparison {
@@ -69,7 +82,7 @@ function fixedCost(device: GPUDevice): Comparison {
   }]);
   const limit = singleBufferScale(device, TINY);
   return {
-    title: `one tensor of ${TINY.toLocaleString("en-US")} floats on the GPU`,
+    title: `one tensor of ${count(TINY)} floats on the GPU`,
     timer: { kind: "gpu", device, steps: 64 },
     repetitions: 9,
     variants: [
@@ -104,9 +117,9 @@ function resnet(): Layout {
 }
 
 function many(): Layout {
-  const params = manyTensors(2000, 1000).blocks.map((b) => b.weight);
+  const params = manyTensors(MANY, MANY_SIZE).blocks.map((b) => b.weight);
   return {
-    title: "2,000 tensors of 1,000 floats",
+    title: `${count(MANY)} tensors of ${count(MANY_SIZE)} floats`,
     groups: [{ weightDecay: 1e-4, lrScale: 1, params, names: [] }],
   };
 }
@@ -119,7 +132,7 @@ function many(): Layout {
  */
 export function describe(groups: readonly ParamGroup[]): string {
   const sizes = sizesOf(groups);
-  return `${sizes.length.toLocaleString("en-US")} tensors, ${
+  return `${count(sizes.length)} tensors, ${
     (total(sizes) / 1e6).toFixed(1)
   }M floats`;
 }

@@ -7,7 +7,27 @@
  *   deno task bench --json results.json     (also write the results; or BENCH_JSON=...)
  *
  * `tools/performance_doc.ts` runs this and turns the JSON into `docs/performance.md`.
- * A new comparison is a {@linkcode Section} in a file of its own, added to `SECTIONS`.
+ *
+ * New comparisons are a {@linkcode Section} exported from a file of their own, with no
+ * work at the top level (the file is imported even when its section does not run),
+ * then added to `SECTIONS`. E.g. TensorFlow.js's optimizer against GpuAdamW:
+ *
+ * ```ts ignore
+ * export const tfjsAdamWSection: Section = {
+ *   name: "TensorFlow.js AdamW",
+ *   async *comparisons() {
+ *     const { tf, models, device, flush } = await tfjsWebGpu(); // from tfjs_bench.ts
+ *     const optimizer = tf.train.adam(1e-3); // ... and a GpuAdamW over the same model
+ *     yield {
+ *       title: "48 variables",
+ *       timer: { kind: "gpu", device, steps: 16, flush },
+ *       variants: [{ name: "tf.train.adam", step: ... }, { name: "GpuAdamW", step: ... }],
+ *       figures: [{ label: "GpuAdamW", candidate: "GpuAdamW", baseline: "tf.train.adam" }],
+ *       destroy() { ... },
+ *     };
+ *   },
+ * };
+ * ```
  *
  * @module
  */

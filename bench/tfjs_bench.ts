@@ -40,21 +40,49 @@ interface WebGpuBackend {
   submitQueue(): void;
 }
 
+/** TensorFlow.js on its webgpu backend, as a GPU timer needs it. */
+export interface TfjsWebGpu {
+  readonly tf: Tf;
+  /** The test models of `tests/_tfjs.ts`. */
+  readonly models: typeof import("../tests/_tfjs.ts");
+  /** The backend's device: the timer's device. */
+  readonly device: GPUDevice;
+  /** Submits what the backend still holds: the timer's `flush`. */
+  readonly flush: () => void;
+}
+
+/**
+ * Loads TensorFlow.js (only when called, so that other sections never load it) and
+ * switches it to its webgpu backend.
+ *
+ * @returns The namespace, the test models, the backend's device and a flush.
+ * @throws {Error} If the webgpu backend cannot start.
+ */
+export async function tfjsWebGpu(): Promise<TfjsWebGpu> {
+  const models = await import("../tests/_tfjs.ts");
+  const { tf } = models;
+  if (!await tf.setBackend("webgpu")) {
+    throw new Error('tf.setBackend("webgpu") failed');
+  }
+  const backend = tf.backend() as unknown as WebGpuBackend;
+  return {
+    tf,
+    models,
+    device: backend.device,
+    // What tfjs does before it submits: end the compute pass its ops left open.
+    flush() {
+      if (backend.commandEncoder === null) return;
+      backend.endComputePassEncoder();
+      backend.submitQueue();
+    },
+  };
+}
+
 /** The TensorFlow.js comparisons, on its webgpu backend. */
 export const tfjsSection: Section = {
   name: "TensorFlow.js",
   async *comparisons() {
-    const { tf, deepModel } = await import("../tests/_tfjs.ts");
-    if (!await tf.setBackend("webgpu")) {
-      throw new Error('tf.setBackend("webgpu") failed');
-    }
-    const backend = tf.backend() as unknown as WebGpuBackend;
-    // What tfjs does before it submits: end the compute pass its ops left open.
-    const flush = () => {
-      if (backend.commandEncoder === null) return;
-      backend.endComputePassEncoder();
-      backend.submitQueue();
-    };
+    const { tf, models: { deepModel }, device, flush } = await tfjsWebGpu();
     const modelGroups = () =>
       uploaded(
         tf,
@@ -66,8 +94,8 @@ export const tfjsSection: Section = {
     const title = `${
       BLOCKS * 4
     } variables (${BLOCKS} dense + layer norm blocks, width ${WIDTH})`;
-    yield paths(tf, backend.device, flush, modelGroups, title);
-    yield rebuild(tf, backend.device, flush, modelGroups(), title);
+    yield paths(tf, device, flush, modelGroups, title);
+    yield rebuild(tf, device, flush, modelGroups(), title);
   },
 };
 

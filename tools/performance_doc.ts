@@ -338,6 +338,13 @@ if (import.meta.main) {
     await runBench(from);
   }
   const results = JSON.parse(await Deno.readTextFile(from)) as BenchResults;
+  if (results.format !== "weight-decay-bench/1") {
+    throw new TypeError(
+      `Expected results of format "weight-decay-bench/1" in ${from} but found ${
+        JSON.stringify(results.format)
+      }`,
+    );
+  }
   await Deno.mkdir(new URL("docs/", ROOT), { recursive: true });
   await Deno.writeTextFile(JSON_FILE, `${JSON.stringify(results, null, 2)}\n`);
   await Deno.writeTextFile(PAGE, await performanceDoc(results));

@@ -24,6 +24,8 @@ const POLICY = [[1e-5, "bias"], [5e-5, NORM_TYPES], 1e-4] as const;
 const BLOCKS = 12;
 const WIDTH = 64;
 const LR = 1e-3;
+const MODEL =
+  `the model: an MLP of ${BLOCKS} dense + layer normalization blocks of width ${WIDTH}, from tests/_tfjs.ts`;
 const PER_VARIABLE = "TfjsDecay per-variable (tf.mul + assign)";
 const FUSED = "TfjsDecay fused (one pass)";
 const UNCHANGED = "TfjsDecay.step, buffers unchanged";
@@ -91,9 +93,7 @@ export const tfjsSection: Section = {
           POLICY,
         ),
       );
-    const title = `${
-      BLOCKS * 4
-    } variables (${BLOCKS} dense + layer norm blocks, width ${WIDTH})`;
+    const title = `${BLOCKS * 4} variables on the webgpu backend`;
     yield paths(tf, device, flush, modelGroups, title);
     yield rebuild(tf, device, flush, modelGroups(), title);
   },
@@ -120,7 +120,7 @@ function paths(
   const perVariable = new TfjsDecay(tf, modelGroups(), { fused: false });
   const fused = new TfjsDecay(tf, modelGroups());
   return {
-    title: `webgpu backend, ${title}: decay paths`,
+    title: `${title}: fused or per-variable`,
     timer: { kind: "gpu", device, steps: 32, flush },
     repetitions: 9,
     variants: [
@@ -129,6 +129,7 @@ function paths(
     ],
     figures: [{ label: "fused", candidate: FUSED, baseline: PER_VARIABLE }],
     notes: [
+      MODEL,
       "K steps, then what TensorFlow.js still holds is submitted, then one wait",
     ],
     destroy() {
@@ -163,7 +164,7 @@ function rebuild(
     }
   };
   return {
-    title: `webgpu backend, ${title}: rebuilding the fused pass`,
+    title: `${title}: rebuilding the fused pass`,
     timer: {
       kind: "host",
       minMs: 300,
@@ -193,6 +194,7 @@ function rebuild(
       { label: "a step with the same buffers", candidate: UNCHANGED },
     ],
     notes: [
+      MODEL,
       "host time of TfjsDecay.step alone; before each step, untimed, tf.add(variable, 0) per variable, assigned or dropped",
     ],
     destroy: () => decay.destroy(),

@@ -121,10 +121,10 @@ function how(results: BenchResults): string[] {
     `  nothing queued took ${
       formatValue(results.emptyWaitMs, "ms")
     } in this run, so one step then a`,
-    "  wait would mostly measure the wait. K is chosen per variant, from",
-    `  ${Math.min(...ks)} to ${
-      Math.max(...ks)
-    }: fewer for slow steps (see the details below).`,
+    `  wait would mostly measure the wait. K is chosen per variant (${
+      rangeOf(ks)
+    }):`,
+    "  fewer for slow steps, whose one step dwarfs a wait (see the details below).",
     "- **Host work** is timed as calls repeated for at least a set time; a call's",
     "  cost is their mean. Where a call needs untimed preparation (an optimizer's",
     "  `assign` before a TensorFlow.js decay step), only the call is timed.",

@@ -114,7 +114,7 @@ export const groupsSection: Section = {
     yield comparison(device, "AdamW", title, many, three, (groups) => {
       const adamw = GpuAdamW.create(device, groups);
       return { step: () => adamw.step(LR), destroy: () => adamw.destroy() };
-    }, 2);
+    }, 3);
   },
 };
 
@@ -139,6 +139,7 @@ function comparison(
   return {
     title: `${title}, fused ${what}`,
     timer: { kind: "gpu", device, steps },
+    repetitions: 7,
     variants: [
       { name: plain, step: engines[1]!.step },
       { name: layerDecay, step: engines[0]!.step },

@@ -4,7 +4,10 @@
 // and v (the limit), in four passes, once per tensor, and with the gradient norm
 // computed on the host from gradients read back each step.
 
-import { _biasCorrection2Sqrt, _stepSize } from "../src/_adamw.ts";
+import {
+  _biasCorrection2Sqrt,
+  _inverseBiasCorrection1,
+} from "../src/_adamw.ts";
 import { ADAMW_CHUNK_ELEMENTS, ADAMW_MATH_WGSL } from "../src/decay_kernel.ts";
 
 /**
@@ -251,7 +254,11 @@ export class AdamWBaselines {
     f32[3] = 1 - BETA2;
     f32[4] = EPS;
     f32[8] = Math.fround(1 - lr * weightDecay);
-    f32[9] = _stepSize(lr, BETA1, STEP);
+    // As the arena kernel computes it: the group's f32 lr times the table's f32
+    // 1 / (1 - beta1^t), one f32 multiply.
+    f32[9] = Math.fround(
+      Math.fround(lr) * _inverseBiasCorrection1(BETA1, STEP),
+    );
     f32[10] = _biasCorrection2Sqrt(BETA2, STEP);
   }
 

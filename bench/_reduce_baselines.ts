@@ -1,12 +1,13 @@
 // Copyright 2026 the weight-decay authors. MIT license.
-// GpuAdamW's gradient-norm reduction alone, and what it is measured against: the same
-// loads, NaN and infinity flags and sum of squares, with each lane writing its own
-// partial, so no workgroup memory and no barrier.
+// GpuAdamW's gradient-norm reduction alone (its first level: one workgroup per
+// REDUCE_CHUNKS chunks, each lane writing its own partial), and what it is measured
+// against: the same loads, flags and sums with one workgroup per chunk.
 
 import {
   ADAMW_CHUNK_ELEMENTS,
   GRAD_NORM_REDUCE_WGSL,
   PARTIAL_BYTES,
+  REDUCE_CHUNKS,
   WORKGROUP_SIZE,
 } from "../src/decay_kernel.ts";
 
@@ -92,6 +93,7 @@ export function reductions(
     label: string,
     code: string,
     buffers: readonly GPUBuffer[],
+    workgroups: number,
   ): Reduction => {
     const pipeline = device.createComputePipeline({
       label,
@@ -110,7 +112,7 @@ export function reductions(
       })),
     });
     const y = Math.ceil(
-      chunks / device.limits.maxComputeWorkgroupsPerDimension,
+      workgroups / device.limits.maxComputeWorkgroupsPerDimension,
     );
     return {
       step() {
@@ -118,22 +120,26 @@ export function reductions(
         const pass = encoder.beginComputePass({ label });
         pass.setPipeline(pipeline);
         pass.setBindGroup(0, bindGroup);
-        pass.dispatchWorkgroups(Math.ceil(chunks / y), y);
+        pass.dispatchWorkgroups(Math.ceil(workgroups / y), y);
         pass.end();
         device.queue.submit([encoder.finish()]);
       },
     };
   };
   return {
-    engine: reduction("bench engine reduce", GRAD_NORM_REDUCE_WGSL, [
-      chunkTable,
-      grad,
-      partials,
-    ]),
-    perLane: reduction("bench per-lane reduce", PER_LANE_WGSL, [
-      grad,
-      partials,
-    ]),
+    // The engine's first level: one workgroup per REDUCE_CHUNKS chunks.
+    engine: reduction(
+      "bench engine reduce",
+      GRAD_NORM_REDUCE_WGSL,
+      [chunkTable, grad, partials],
+      Math.ceil(chunks / REDUCE_CHUNKS),
+    ),
+    perLane: reduction(
+      "bench per-lane reduce",
+      PER_LANE_WGSL,
+      [grad, partials],
+      chunks,
+    ),
     destroy: () => made.forEach((buffer) => buffer.destroy()),
   };
 }

@@ -51,8 +51,13 @@ export interface _FusedPassSpec {
    * offset), state (read-only), then `bindings[d]`.
    */
   readonly update: _StageSpec;
-  /** Dispatches before the gate, one per planned dispatch: chunk table, then `bindings[d]`. */
-  readonly reduce?: _StageSpec;
+  /**
+   * Dispatches before the gate, one per planned dispatch with work, of `workgroups[d]`
+   * workgroups: chunk table, then `bindings[d]`.
+   */
+  readonly reduce?: _StageSpec & { readonly workgroups: readonly number[] };
+  /** One dispatch between the reduction and the gate, over `bindings[0]`. */
+  readonly fold?: _StageSpec & { readonly workgroups: number };
 }
 
 /** A step's values as the engine fills them: the header, then each group's words. */
@@ -88,6 +93,7 @@ export class _FusedPass {
   readonly #gate: _Dispatch;
   readonly #updates: readonly _Dispatch[];
   readonly #reduces: readonly _Dispatch[];
+  readonly #fold: _Dispatch | undefined;
   readonly #offsets = new Uint32Array(2);
   readonly #submitList: GPUCommandBuffer[] = [];
   readonly #encoderDescriptor: GPUCommandEncoderDescriptor;
@@ -157,9 +163,19 @@ export class _FusedPass {
       slot,
       state,
     ]);
-    this.#reduces = spec.reduce === undefined
+    const { reduce, fold } = spec;
+    this.#reduces = reduce === undefined
       ? []
-      : dispatches(spec.reduce, (d) => [tables.binding(d)]);
+      : dispatches(reduce, (d) => [tables.binding(d)]).map((dispatch, i) => ({
+        ...dispatch,
+        gridX: reduce.workgroups[i]!,
+        gridY: 1,
+      }));
+    this.#fold = fold === undefined ? undefined : {
+      bindGroup: stage(fold.kernel, 0, [], fold.bindings[0]!),
+      gridX: fold.workgroups,
+      gridY: 1,
+    };
     this.#gate = {
       bindGroup: stage(spec.gate.kernel, 0, [
         { buffer: this.#ring, offset: 0, size: STEP_HEADER_BYTES },
@@ -249,13 +265,18 @@ export class _FusedPass {
     this.#device.queue.writeBuffer(this.#ring, slotOffset, values.u32);
     const pass = encoder.beginComputePass(this.#passDescriptor);
     const offsets = this.#offsets;
-    const { reduce, gate, update } = this.#spec;
+    const { reduce, fold, gate, update } = this.#spec;
     if (reduce !== undefined) {
       pass.setPipeline(reduce.kernel.pipeline);
       for (const { bindGroup, gridX, gridY } of this.#reduces) {
         pass.setBindGroup(0, bindGroup);
         pass.dispatchWorkgroups(gridX, gridY);
       }
+    }
+    if (fold !== undefined) {
+      pass.setPipeline(fold.kernel.pipeline);
+      pass.setBindGroup(0, this.#fold!.bindGroup);
+      pass.dispatchWorkgroups(this.#fold!.gridX);
     }
     offsets[0] = slotOffset;
     offsets[1] = lap * this.#lapBytes;

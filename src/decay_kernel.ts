@@ -332,20 +332,51 @@ fn reduce_workgroup(lane: u32, sum: f32, flag: u32) {
   }
 }
 
+`;
+
+/**
+ * AdamW chunks one workgroup of the gradient-norm reduction covers: each lane keeps one
+ * partial of 4 * 4 vec4s per chunk, so the partials take an eighth of a byte per value.
+ */
+export const REDUCE_CHUNKS = 4;
+/** Partials each thread of the fold adds up. */
+export const FOLD_PARTIALS = 64;
+
+/** The per-element work of the reduction: squares summed, NaN and infinities flagged. */
+const SQUARES_WGSL = /* wgsl */ `
+struct Squares {
+  sum: f32,
+  flag: u32,
+}
+
+fn add_squares(acc: Squares, bits: vec4<u32>) -> Squares {
+  let special = (bits & vec4(F32_INFINITE)) == vec4(F32_INFINITE);
+  let fraction = (bits & vec4(0x007fffffu)) != vec4(0u);
+  var flag = acc.flag;
+  if (any(special & fraction)) { flag = flag | FLAG_NAN; }
+  if (any(special & !fraction)) { flag = flag | FLAG_INFINITE; }
+  let finite = select(bitcast<vec4<f32>>(bits), vec4(0.0), special);
+  return Squares(acc.sum + dot(finite, finite), flag);
+}
+
 fn overflow_flag(sum: f32) -> u32 {
   return select(0u, FLAG_INFINITE, (bitcast<u32>(sum) & 0x7fffffffu) >= SQUARES_OVERFLOW);
 }
 `;
 
 /**
- * The gradient-norm reduction of AdamW's `maxGradNorm` and `skipNonFinite`: each
- * workgroup sums the squares of its chunk of one gradient shard and notes NaN and
- * infinities, found from the bits, into its entry of the partials.
+ * The gradient-norm reduction of AdamW's `maxGradNorm` and `skipNonFinite`, first
+ * level: workgroup `w` of one gradient shard's dispatch covers its chunks
+ * `REDUCE_CHUNKS * w` on, and each lane sums the squares of its values, notes NaN and
+ * infinities (from the bits), and writes its own partial. No workgroup memory and no
+ * barrier: on llvmpipe a tree reduction in workgroup memory cost about 20 times the
+ * loads themselves. As in the update kernels, each chunk's start comes from the
+ * workgroup id, so the lanes' loads are known to be contiguous.
  */
 export const GRAD_NORM_REDUCE_WGSL: string =
-  /* wgsl */ `${CHUNKS_WGSL}${STATE_WGSL}${WORKGROUP_REDUCE_WGSL}
+  /* wgsl */ `${CHUNKS_WGSL}${STATE_WGSL}${SQUARES_WGSL}
 @group(0) @binding(1) var<storage, read> grad: array<vec4<u32>>;
-// One entry per chunk of this shard: (f32 bits of its sum of squares, flags).
+// One entry per lane of each workgroup: (f32 bits of its sum of squares, flags).
 @group(0) @binding(2) var<storage, read_write> partials: array<vec2<u32>>;
 
 @compute @workgroup_size(${WORKGROUP_SIZE})
@@ -354,38 +385,60 @@ fn reduce(
   @builtin(num_workgroups) grid: vec3<u32>,
   @builtin(local_invocation_index) lane: u32,
 ) {
-  let c = chunk_index(workgroup, grid);
-  let chunk = chunks[min(c, arrayLength(&chunks) - 1u)];
-  let begin = c * ${ADAMW_CHUNK_ELEMENTS}u;
-  var sum = 0.0;
-  var flag = 0u;
-  for (var k = 0u; k < ${ADAMW_CHUNK_ELEMENTS / WORKGROUP_SIZE}u; k++) {
-    let i = begin + k * ${WORKGROUP_SIZE}u + lane;
-    if (i < chunk.end) {
-      let bits = grad[i];
-      let special = (bits & vec4(F32_INFINITE)) == vec4(F32_INFINITE);
-      let fraction = (bits & vec4(0x007fffffu)) != vec4(0u);
-      if (any(special & fraction)) { flag = flag | FLAG_NAN; }
-      if (any(special & !fraction)) { flag = flag | FLAG_INFINITE; }
-      let finite = select(bitcast<vec4<f32>>(bits), vec4(0.0), special);
-      sum = sum + dot(finite, finite);
+  let w = chunk_index(workgroup, grid);
+  let count = arrayLength(&chunks);
+  var acc = Squares(0.0, 0u);
+  for (var j = 0u; j < ${REDUCE_CHUNKS}u; j++) {
+    let c = w * ${REDUCE_CHUNKS}u + j;
+    let end = chunks[min(c, count - 1u)].end;
+    let begin = c * ${ADAMW_CHUNK_ELEMENTS}u;
+    for (var k = 0u; k < ${ADAMW_CHUNK_ELEMENTS / WORKGROUP_SIZE}u; k++) {
+      let i = begin + k * ${WORKGROUP_SIZE}u + lane;
+      if (i < end) { acc = add_squares(acc, grad[i]); }
     }
   }
-  reduce_workgroup(lane, sum, flag);
-  if (lane == 0u && c < arrayLength(&partials)) {
-    partials[c] = vec2(bitcast<u32>(sums[0]), flags[0] | overflow_flag(sums[0]));
+  let at = w * ${WORKGROUP_SIZE}u + lane;
+  if (at < arrayLength(&partials)) {
+    partials[at] = vec2(bitcast<u32>(acc.sum), acc.flag | overflow_flag(acc.sum));
   }
 }
 `;
 
 /**
- * The AdamW gate: sums the partials into the global gradient norm (when configured),
- * then decides whether the step runs, its clip coefficient, and advances `t`.
+ * The second level: each thread adds up `FOLD_PARTIALS` consecutive partials of every
+ * shard, again without barriers, into one entry the gate reads.
+ */
+export const GRAD_NORM_FOLD_WGSL: string =
+  /* wgsl */ `${STATE_WGSL}${SQUARES_WGSL}
+@group(0) @binding(0) var<storage, read> partials: array<vec2<u32>>;
+@group(0) @binding(1) var<storage, read_write> folded: array<vec2<u32>>;
+
+@compute @workgroup_size(${WORKGROUP_SIZE})
+fn fold(@builtin(global_invocation_id) id: vec3<u32>) {
+  let t = id.x;
+  if (t >= arrayLength(&folded)) { return; }
+  let begin = t * ${FOLD_PARTIALS}u;
+  let end = min(begin + ${FOLD_PARTIALS}u, arrayLength(&partials));
+  var sum = 0.0;
+  var flag = 0u;
+  for (var i = begin; i < end; i++) {
+    let partial = partials[i];
+    sum = sum + bitcast<f32>(partial.x);
+    flag = flag | partial.y;
+  }
+  folded[t] = vec2(bitcast<u32>(sum), flag | overflow_flag(sum));
+}
+`;
+
+/**
+ * The AdamW gate: sums the folded partials into the global gradient norm (when
+ * configured, in one workgroup: the only barriers of the reduction), then decides
+ * whether the step runs, its clip coefficient, and advances `t`.
  */
 export const ADAMW_GATE_WGSL: string =
-  /* wgsl */ `${STATE_WGSL}${GATE_CHECK_WGSL}${ADAMW_CONSTANTS_WGSL}${WORKGROUP_REDUCE_WGSL}
+  /* wgsl */ `${STATE_WGSL}${GATE_CHECK_WGSL}${ADAMW_CONSTANTS_WGSL}${WORKGROUP_REDUCE_WGSL}${SQUARES_WGSL}
 @group(0) @binding(3) var<storage, read> constants: AdamWConstants;
-// Every shard's partials, one after the other (a single zero entry without a norm).
+// The folded partials of every shard (a single zero entry without a norm).
 @group(0) @binding(4) var<storage, read> partials: array<vec2<u32>>;
 
 @compute @workgroup_size(${WORKGROUP_SIZE})

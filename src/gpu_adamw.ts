@@ -20,11 +20,15 @@ import {
   FLAG_CLIP,
   FLAG_NORM,
   FLAG_SKIP,
+  FOLD_PARTIALS,
+  GRAD_NORM_FOLD_WGSL,
   GRAD_NORM_REDUCE_WGSL,
   PARTIAL_BYTES,
+  REDUCE_CHUNKS,
   STATE_GRAD_NORM,
   STATE_NORMED,
   STATE_STEP,
+  WORKGROUP_SIZE,
 } from "./decay_kernel.ts";
 import { _checkScaling, _DecayFactors } from "./_factors.ts";
 import { _checkHostGroups, _foreignParam } from "./_check_groups.ts";
@@ -331,7 +335,7 @@ export class GpuAdamW {
       const norm = (hyper.maxGradNorm !== 0 || hyper.skipNonFinite)
         ? _partials(device, plan)
         : undefined;
-      const partials = norm?.buffer ?? device.createBuffer({
+      const folded = norm?.folded ?? device.createBuffer({
         label: `${LABEL} no partials`,
         size: PARTIAL_BYTES,
         usage: GPUBufferUsage.STORAGE,
@@ -346,7 +350,7 @@ export class GpuAdamW {
         groupWords: ADAMW_GROUP_WORDS,
         gate: {
           kernel: _kernel(device, "gate"),
-          bindings: [[{ buffer: constantsBuffer }, { buffer: partials }]],
+          bindings: [[{ buffer: constantsBuffer }, { buffer: folded }]],
         },
         update: {
           kernel: _kernel(device, "update"),
@@ -360,10 +364,13 @@ export class GpuAdamW {
         ...(norm === undefined ? {} : {
           reduce: {
             kernel: _kernel(device, "reduce"),
-            bindings: grads.map((buffer, s) => [
-              { buffer },
-              norm.binding(s),
-            ]),
+            bindings: grads.map((buffer, s) => [{ buffer }, norm.binding(s)]),
+            workgroups: norm.workgroups,
+          },
+          fold: {
+            kernel: _kernel(device, "fold"),
+            bindings: [[{ buffer: norm.partials }, { buffer: norm.folded }]],
+            workgroups: norm.foldWorkgroups,
           },
         }),
       });
@@ -375,7 +382,7 @@ export class GpuAdamW {
         grads,
         firstMoments,
         secondMoments,
-        owned: [constantsBuffer, partials],
+        owned: [constantsBuffer, folded, ...(norm ? [norm.partials] : [])],
         plan,
         pass,
         factors: new _DecayFactors(checked, scaling),
@@ -684,7 +691,7 @@ export class GpuAdamW {
 /** AdamW's three kernels, cached per device. */
 function _kernel(
   device: GPUDevice,
-  which: "gate" | "update" | "reduce",
+  which: "gate" | "update" | "reduce" | "fold",
 ): _Kernel {
   return _cachedKernel(device, `adamw ${which}`, (d) => {
     switch (which) {
@@ -715,6 +722,14 @@ function _kernel(
           GRAD_NORM_REDUCE_WGSL,
           _bindings("read-only-storage", "read-only-storage", "storage"),
           "reduce",
+        );
+      case "fold":
+        return _buildKernel(
+          d,
+          `${LABEL} gradient norm fold`,
+          GRAD_NORM_FOLD_WGSL,
+          _bindings("read-only-storage", "storage"),
+          "fold",
         );
     }
   });
@@ -792,34 +807,53 @@ function _constantsBuffer(
 }
 
 /**
- * The gradient-norm partials: one entry per chunk of every shard, each shard's at an
- * aligned offset; the gaps stay zero, so the gate sums the whole buffer.
+ * The gradient-norm buffers: per shard, one partial per lane of its reduction's
+ * workgroups (one per `REDUCE_CHUNKS` chunks), one shard's after another; and the
+ * folded partials the gate sums.
  */
-function _partials(
-  device: GPUDevice,
-  plan: _DecayPlan,
-): { buffer: GPUBuffer; binding(shard: number): GPUBufferBinding } {
-  const align = device.limits.minStorageBufferOffsetAlignment;
+function _partials(device: GPUDevice, plan: _DecayPlan): {
+  partials: GPUBuffer;
+  folded: GPUBuffer;
+  binding(shard: number): GPUBufferBinding;
+  workgroups: number[];
+  foldWorkgroups: number;
+} {
+  // Shards without chunks get no dispatch, so no workgroups here either.
+  const workgroups = plan.dispatches.filter((d) => d.chunkCount > 0).map((d) =>
+    Math.ceil(d.chunkCount / REDUCE_CHUNKS)
+  );
   const offsets: number[] = [];
-  let bytes = 0;
-  for (const { chunkCount } of plan.dispatches) {
-    offsets.push(bytes);
-    bytes += Math.ceil(chunkCount * PARTIAL_BYTES / align) * align;
+  let entries = 0;
+  for (const count of workgroups) {
+    offsets.push(entries * PARTIAL_BYTES);
+    entries += count * WORKGROUP_SIZE;
   }
-  const buffer = device.createBuffer({
-    label: `${LABEL} gradient norm partials`,
-    size: Math.max(PARTIAL_BYTES, bytes),
-    usage: GPUBufferUsage.STORAGE,
-  });
+  const buffer = (label: string, count: number) =>
+    device.createBuffer({
+      label: `${LABEL} gradient norm ${label}`,
+      size: Math.max(1, count) * PARTIAL_BYTES,
+      usage: GPUBufferUsage.STORAGE,
+    });
+  const folds = Math.ceil(entries / FOLD_PARTIALS);
+  const partials = buffer("partials", entries);
+  // The reduce bindings follow the dispatches with work, in order.
+  const withWork = plan.dispatches.flatMap((d, i) =>
+    d.chunkCount > 0 ? [i] : []
+  );
   return {
-    buffer,
-    binding: (shard) => ({
-      buffer,
-      offset: offsets[shard]!,
-      size: Math.max(
-        PARTIAL_BYTES,
-        plan.dispatches[shard]!.chunkCount * PARTIAL_BYTES,
-      ),
-    }),
+    partials,
+    folded: buffer("folded", folds),
+    binding: (shard) => {
+      const at = withWork.indexOf(shard);
+      return at === -1
+        ? { buffer: partials, offset: 0, size: PARTIAL_BYTES }
+        : {
+          buffer: partials,
+          offset: offsets[at]!,
+          size: workgroups[at]! * WORKGROUP_SIZE * PARTIAL_BYTES,
+        };
+    },
+    workgroups,
+    foldWorkgroups: Math.max(1, Math.ceil(folds / WORKGROUP_SIZE)),
   };
 }

@@ -40,6 +40,7 @@ import { groupsSection } from "./groups_bench.ts";
 import { planningSection } from "./planning_bench.ts";
 import { regexSection } from "./regex_bench.ts";
 import { tfjsSection } from "./tfjs_bench.ts";
+import { tfjsAdamWSection } from "./tfjs_adamw_bench.ts";
 import { runBenchmarks, type Section } from "./_harness.ts";
 
 /** Every section, in the order they run. */
@@ -48,6 +49,7 @@ export const SECTIONS: readonly Section[] = [
   adamwSection,
   groupsSection,
   tfjsSection,
+  tfjsAdamWSection,
   regexSection,
   planningSection,
   bigModelSection,

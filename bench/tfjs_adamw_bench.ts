@@ -1,31 +1,17 @@
-// deno-lint-ignore-file no-console
 // Copyright 2026 the weight-decay authors. MIT license.
 /**
  * One optimizer step of `tfjsAdamW` against what TensorFlow.js users run today,
  * `tf.train.adam` and then `TfjsDecay`, on a model of 12 dense + layer normalization
- * blocks of width 64 (48 variables), on the webgpu and the cpu backends:
- *
- *   deno bench --allow-read --allow-env bench/tfjs_adamw_bench.ts
+ * blocks of width 64 (48 variables), on the webgpu and the cpu backends; a section of
+ * `deno task bench` (`--only "TensorFlow.js AdamW"`).
  *
  * Every variant steps its own copy of the model with the same gradients, from one real
  * backward pass (so on webgpu they are in GPU buffers, as in training); the forward and
- * backward passes themselves are left out, being the same for every optimizer.
- *
- * The figures printed first are the results: the variants take turns within each of
- * `ROUNDS` rounds (tfjs's kernels get slower the longer a Deno process runs, which
- * turns would otherwise charge to whichever ran last), and each variant's figure is
- * the median over the rounds, with the smallest and largest. On webgpu a round times
- * one step then one wait, and `K` steps then one wait (the wait alone costs ~11 ms in
- * Deno), and takes the marginal cost `(T(K) - T(1)) / (K - 1)`; on cpu, where nothing
- * waits, `T(K) / K`. Each variant's K (printed) makes a timing last about `TARGET_MS`.
- * The `Deno.bench` entries after them time K steps then one wait, a few times each,
- * for tf.train.adam + TfjsDecay and tfjsAdamW (all four on cpu).
- * The whole run takes about two minutes on llvmpipe.
- *
- * The last group compares, on the backend's device, what a fused step pays per
- * variable: two copies (the gradient in, the variable out of the arena, which the
- * fused path does), or one bind group (which a pass over the variables' own buffers
- * would need every step, since every gradient is a new buffer).
+ * backward passes themselves are left out, being the same for every optimizer. A last
+ * comparison shows what a fused step pays per variable on the device: two copies (the
+ * gradient in, the variable out of the arena, which the fused path does), against one
+ * bind group (which a pass over the variables' own buffers would need every step,
+ * since every gradient is a new buffer).
  *
  * @module
  */
@@ -37,44 +23,45 @@ import {
   TfjsDecay,
   tfjsNamedParameters,
 } from "../tfjs.ts";
-import { adapterName, ignoreGpu } from "../tests/_gpu.ts";
-import { deepModel, tf } from "../tests/_tfjs.ts";
+import type { Comparison, Section } from "./_harness.ts";
+import type { Tensor, Variable } from "@tensorflow/tfjs-core";
+import { tfjsWebGpu } from "./tfjs_bench.ts";
+
+type Tf = Awaited<ReturnType<typeof tfjsWebGpu>>["tf"];
 
 const POLICY = [[0, "bias"], [0, NORM_TYPES], 0.05] as const;
 const BLOCKS = 12;
 const WIDTH = 64;
 const LR = 1e-3;
-/**
- * Each variant's K: enough steps for about this many ms, so the wait (and its jitter)
- * is small next to the steps, and slow variants stay short (tf.train.adam takes ~0.2 s
- * a step on llvmpipe); a power of two from 8 to 128.
- */
-const TARGET_MS = 250;
-const ROUNDS = 5;
+const BASELINE = "tf.train.adam + TfjsDecay";
+const ADAM = "tf.train.adam alone";
+const OURS = "tfjsAdamW";
+const OPS = "tfjsAdamW, fused: false";
 
 /** One optimizer step of a variant, and the path it took. */
 interface Variant {
   step(): void;
   path?(): TfjsAdamWPath | undefined;
-  /** Steps per timing, set from a first timing. */
-  steps?: number;
 }
 
 /** A fresh model's groups, and its gradients from one backward pass. */
-function modelAndGradients(): {
-  groups: ParamGroup<tf.Variable>[];
-  grads: { name: string; tensor: tf.Tensor }[];
+function modelAndGradients(
+  tf: Tf,
+  deepModel: Awaited<ReturnType<typeof tfjsWebGpu>>["models"]["deepModel"],
+): {
+  groups: ParamGroup<Variable>[];
+  grads: { name: string; tensor: Tensor }[];
 } {
   const model = deepModel(BLOCKS, WIDTH);
   const groups = getParamGroups(
-    tfjsNamedParameters<tf.Variable>(model),
+    tfjsNamedParameters<Variable>(model),
     POLICY,
   );
   const variables = groups.flatMap((g) => g.params);
   const xs = tf.randomNormal([32, WIDTH], 0, 1, "float32", 1);
   const ys = tf.randomNormal([32, WIDTH], 0, 1, "float32", 2);
   const { value, grads } = tf.variableGrads(
-    () => tf.losses.meanSquaredError(ys, model.apply(xs) as tf.Tensor),
+    () => tf.losses.meanSquaredError(ys, model.apply(xs) as Tensor),
     variables,
   );
   tf.dispose([xs, ys, value]);
@@ -84,12 +71,14 @@ function modelAndGradients(): {
   };
 }
 
-/** The variants, each over its own model. */
-function variants(): Record<string, Variant> {
-  const adamDecay = modelAndGradients();
-  const adamOnly = modelAndGradients();
-  const fast = modelAndGradients();
-  const perVariable = modelAndGradients();
+/** The variants, each over its own model, and how to free what they made. */
+function variants(
+  { tf, models: { deepModel } }: Awaited<ReturnType<typeof tfjsWebGpu>>,
+): { all: Record<string, Variant>; destroy(): void } {
+  const adamDecay = modelAndGradients(tf, deepModel);
+  const adamOnly = modelAndGradients(tf, deepModel);
+  const fast = modelAndGradients(tf, deepModel);
+  const perVariable = modelAndGradients(tf, deepModel);
   const adam = tf.train.adam(LR);
   const adam2 = tf.train.adam(LR);
   const decay = new TfjsDecay(tf, adamDecay.groups);
@@ -98,144 +87,77 @@ function variants(): Record<string, Variant> {
     learningRate: LR,
     fused: false,
   });
-  return {
-    "tf.train.adam + TfjsDecay": {
+  const all: Record<string, Variant> = {
+    [BASELINE]: {
       step: () => {
         adam.applyGradients(adamDecay.grads);
         decay.step(LR);
       },
     },
-    "tf.train.adam alone": { step: () => adam2.applyGradients(adamOnly.grads) },
-    "tfjsAdamW": {
+    [ADAM]: { step: () => adam2.applyGradients(adamOnly.grads) },
+    [OURS]: {
       step: () => fused.applyGradients(fast.grads),
       path: () => fused.lastPath,
     },
-    "tfjsAdamW, fused: false": {
+    [OPS]: {
       step: () => ops.applyGradients(perVariable.grads),
       path: () => ops.lastPath,
     },
   };
-}
-
-/** The webgpu backend's internals the benchmark reads. */
-interface WebGpuBackend {
-  device: GPUDevice;
-  commandEncoder: GPUCommandEncoder | null;
-  submitQueue(): void;
-}
-
-/** Submits what the webgpu backend holds and waits for the queue; nothing on cpu. */
-async function finish(): Promise<void> {
-  if (tf.getBackend() !== "webgpu") return;
-  const backend = tf.backend() as unknown as WebGpuBackend;
-  if (backend.commandEncoder !== null) backend.submitQueue();
-  await backend.device.queue.onSubmittedWorkDone();
-}
-
-async function time(step: () => void, steps: number): Promise<number> {
-  await finish();
-  const start = performance.now();
-  for (let i = 0; i < steps; i++) step();
-  await finish();
-  return performance.now() - start;
-}
-
-/** Median, smallest and largest of some values. */
-function stats(values: number[]): { median: number; min: number; max: number } {
-  const sorted = values.toSorted((a, b) => a - b);
   return {
-    median: sorted[sorted.length >> 1]!,
-    min: sorted[0]!,
-    max: sorted.at(-1)!,
+    all,
+    destroy() {
+      decay.destroy();
+      for (const optimizer of [adam, adam2, fused, ops]) optimizer.dispose();
+    },
   };
 }
 
-/** ms per step of each variant in each round, the variants taking turns. */
-async function measure(
-  all: Record<string, Variant>,
-  marginal: boolean,
-): Promise<Record<string, number[]>> {
-  const perStep: Record<string, number[]> = {};
-  for (const variant of Object.values(all)) {
-    const estimate = await time(variant.step, 8) / 8;
-    const wanted = Math.log2(TARGET_MS / Math.max(estimate, 1e-3));
-    variant.steps = 2 ** Math.min(7, Math.max(3, Math.round(wanted)));
-  }
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const [name, { step, steps = 8 }] of Object.entries(all)) {
-      const one = marginal ? await time(step, 1) : 0;
-      const many = await time(step, steps);
-      (perStep[name] ??= []).push(
-        marginal ? (many - one) / (steps - 1) : many / steps,
-      );
-    }
-  }
-  return perStep;
-}
-
-async function report(
+/** The four optimizers on one backend, timed side by side. */
+async function optimizers(
   backend: "webgpu" | "cpu",
-): Promise<Record<string, Variant>> {
-  await tf.setBackend(backend);
-  const all = variants();
+): Promise<Comparison> {
+  const tfjs = await tfjsWebGpu();
+  const { tf, device, flush } = tfjs;
+  if (!await tf.setBackend(backend)) throw new Error(`no ${backend} backend`);
+  const { all, destroy } = variants(tfjs);
   for (const { step } of Object.values(all)) step(); // uploads, builds, warms up
-  const perStep = await measure(all, backend === "webgpu");
-  const baseline = stats(perStep["tf.train.adam + TfjsDecay"]!).median;
-  const adam = stats(perStep["tf.train.adam alone"]!).median;
-  console.log(
-    `\n${backend} backend${
-      backend === "webgpu" ? ` on ${adapterName()}` : ""
-    }: one step of ${BLOCKS * 4} variables, ms per step${
-      backend === "webgpu" ? " (marginal)" : ""
-    }, median [min, max] over ${ROUNDS} rounds`,
-  );
-  for (const [name, { path, steps }] of Object.entries(all)) {
-    const { median, min, max } = stats(perStep[name]!);
+  const paths = Object.entries(all).flatMap(([name, { path }]) => {
     const taken = path?.();
-    console.log(
-      `  ${name.padEnd(26)} K ${String(steps).padStart(3)} ${
-        median.toFixed(3).padStart(9)
-      } [${min.toFixed(3)}, ${max.toFixed(3)}]   ${
-        (baseline / median).toFixed(2)
-      }x adam+decay, ${(adam / median).toFixed(2)}x adam${
-        taken === undefined ? "" : `   (path: ${taken})`
-      }`,
-    );
-  }
-  return all;
-}
-
-function registerBenches(
-  backend: "webgpu" | "cpu",
-  all: Record<string, Variant>,
-): void {
-  for (const [name, { step, steps = 8 }] of Object.entries(all)) {
-    const slow = name !== "tf.train.adam + TfjsDecay" && name !== "tfjsAdamW";
-    if (backend === "webgpu" && slow) continue;
-    Deno.bench({
-      name: `${name}, ${steps} steps${
-        backend === "webgpu" ? " then one wait" : ""
-      }`,
-      group: `${backend}: one step of ${BLOCKS * 4} variables`,
-      baseline: name === "tf.train.adam + TfjsDecay",
-      ignore: backend === "webgpu" && ignoreGpu,
-      n: backend === "webgpu" ? 2 : 3,
-      warmup: 0,
-      async fn(b) {
-        await tf.setBackend(backend);
-        await finish();
-        b.start();
-        for (let i = 0; i < steps; i++) step();
-        await finish();
-        b.end();
+    return taken === undefined ? [] : [`${name} took the "${taken}" path`];
+  });
+  return {
+    title: `one step of ${BLOCKS * 4} variables on the ${backend} backend`,
+    timer: backend === "webgpu"
+      ? { kind: "gpu", device, steps: 8, flush }
+      : { kind: "host", minMs: 200 },
+    variants: Object.entries(all).map(([name, { step }]) => ({
+      name,
+      step,
+      ...(backend === "webgpu" && name !== OURS ? { steps: 2 } : {}),
+    })),
+    figures: [
+      {
+        label: OURS,
+        candidate: OURS,
+        baseline: BASELINE,
+        goal: backend === "webgpu" ? { atLeast: 3 } : { atLeast: 1 },
       },
-    });
-  }
+      { label: OURS, candidate: OURS, baseline: ADAM },
+      { label: OPS, candidate: OPS, baseline: BASELINE },
+    ],
+    notes: [
+      `${BLOCKS} dense + layer normalization blocks of width ${WIDTH}; every variant steps its own copy with the gradients of one backward pass`,
+      ...paths,
+    ],
+    destroy,
+  };
 }
 
-/** What a pass over the variables' own buffers pays per step instead of copies. */
-function registerCopyCosts(): void {
-  const device = (tf.backend() as unknown as WebGpuBackend).device;
+/** What a fused step pays per variable, against what binding their buffers would. */
+async function copyCosts(): Promise<Comparison> {
+  const { tf, device } = await tfjsWebGpu();
+  await tf.setBackend("webgpu");
   const variables = BLOCKS * 4;
   const size = WIDTH * WIDTH * 4;
   const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC |
@@ -252,48 +174,54 @@ function registerCopyCosts(): void {
       buffer: { type: "storage" as const },
     })),
   });
-  const group =
-    `webgpu: per step, for ${variables} variables of ${WIDTH}x${WIDTH}`;
-  Deno.bench({
-    name: `${
-      2 * variables
-    } copies between their buffers and an arena, one submit`,
-    group,
-    baseline: true,
-    warmup: 5,
-    fn() {
-      const encoder = device.createCommandEncoder();
-      for (let i = 0; i < variables; i++) {
-        encoder.copyBufferToBuffer(buffers[i]!, 0, arena, i * size, size);
-        encoder.copyBufferToBuffer(arena, i * size, buffers[i]!, 0, size);
-      }
-      device.queue.submit([encoder.finish()]);
+  const copies = `${2 * variables} copies to and from an arena, one submit`;
+  const bindGroups = `${variables} bind groups of (p, g, m, v)`;
+  return {
+    title: `per fused step, for ${variables} variables of ${WIDTH}x${WIDTH}`,
+    timer: { kind: "host", minMs: 100 },
+    variants: [
+      {
+        name: copies,
+        step() {
+          const encoder = device.createCommandEncoder();
+          for (let i = 0; i < variables; i++) {
+            encoder.copyBufferToBuffer(buffers[i]!, 0, arena, i * size, size);
+            encoder.copyBufferToBuffer(arena, i * size, buffers[i]!, 0, size);
+          }
+          device.queue.submit([encoder.finish()]);
+        },
+      },
+      {
+        name: bindGroups,
+        step() {
+          for (let i = 0; i < variables; i++) {
+            device.createBindGroup({
+              layout,
+              entries: [0, 1, 2, 3].map((k) => ({
+                binding: k,
+                resource: { buffer: buffers[4 * i + k]! },
+              })),
+            });
+          }
+        },
+      },
+    ],
+    figures: [{ label: "copies", candidate: copies, baseline: bindGroups }],
+    notes: [
+      "host time to record and submit; why the fused path packs the variables into an arena with copies instead of binding their own buffers",
+    ],
+    destroy() {
+      for (const buffer of [...buffers, arena]) buffer.destroy();
     },
-  });
-  Deno.bench({
-    name:
-      `${variables} bind groups of (p, g, m, v), as binding their own buffers needs`,
-    group,
-    warmup: 5,
-    fn() {
-      for (let i = 0; i < variables; i++) {
-        device.createBindGroup({
-          layout,
-          entries: [0, 1, 2, 3].map((k) => ({
-            binding: k,
-            resource: { buffer: buffers[4 * i + k]! },
-          })),
-        });
-      }
-    },
-  });
+  };
 }
 
-if (ignoreGpu) {
-  console.log("No WebGPU adapter: the webgpu benchmarks are IGNORED");
-} else {
-  const webgpu = await report("webgpu");
-  registerBenches("webgpu", webgpu);
-  registerCopyCosts();
-}
-registerBenches("cpu", await report("cpu"));
+/** tfjsAdamW against tf.train.adam + TfjsDecay, on both backends. */
+export const tfjsAdamWSection: Section = {
+  name: "TensorFlow.js AdamW",
+  async *comparisons() {
+    yield await optimizers("webgpu");
+    yield await copyCosts();
+    yield await optimizers("cpu");
+  },
+};

@@ -116,25 +116,3 @@ export function perTensorScale(
 ): GpuWork {
   return scaled(device, sizes, "bench per-tensor");
 }
-
-/** The device for benchmarks: the adapter's own storage limits, so big layouts fit. */
-export async function benchDevice(): Promise<
-  { device: GPUDevice; adapterName: string }
-> {
-  const adapter = await navigator.gpu.requestAdapter();
-  if (adapter === null) {
-    throw new Error("No WebGPU adapter: the benchmarks need one");
-  }
-  const device = await adapter.requestDevice({
-    label: "bench device",
-    requiredLimits: {
-      maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
-      maxBufferSize: adapter.limits.maxBufferSize,
-    },
-  });
-  const { description, vendor, architecture } = adapter.info;
-  return {
-    device,
-    adapterName: description || `${vendor} ${architecture}`.trim(),
-  };
-}

@@ -239,10 +239,10 @@ export async function runBenchmarks(
   const date = new Date().toISOString();
   const loadAtStart = Deno.loadavg();
   const chosen = _choose(sections, options.only);
-  const context = await _context();
+  const context = await benchContext();
   const emptyWaitMs = await _emptyWait(context.device);
   console.log(
-    `WebGPU adapter: ${_adapterInfo(context.adapter).description}; ` +
+    `WebGPU adapter: ${adapterInfo(context.adapter).description}; ` +
       `a wait on an empty queue takes ${formatValue(emptyWaitMs, "ms")}`,
   );
   const comparisons: ComparisonResult[] = [];
@@ -260,7 +260,7 @@ export async function runBenchmarks(
     durationMs: performance.now(),
     machine: _machine(),
     deno: { deno: Deno.version.deno, v8: Deno.version.v8 },
-    adapter: _adapterInfo(context.adapter),
+    adapter: adapterInfo(context.adapter),
     load: { start: loadAtStart, end: Deno.loadavg() },
     emptyWaitMs,
     comparisons,
@@ -296,7 +296,11 @@ function _choose(
   return sections.filter((s) => only.includes(s.name));
 }
 
-async function _context(): Promise<BenchContext> {
+/**
+ * The adapter and a device of the benchmarks, with the adapter's own storage limits so
+ * that big layouts fit.
+ */
+export async function benchContext(): Promise<BenchContext> {
   const adapter = await navigator.gpu?.requestAdapter();
   if (adapter === null || adapter === undefined) {
     throw new Error("No WebGPU adapter: the benchmarks need one");
@@ -663,7 +667,8 @@ function _machine(): BenchResults["machine"] {
   };
 }
 
-function _adapterInfo(adapter: GPUAdapter): BenchResults["adapter"] {
+/** What the results say of an adapter. */
+export function adapterInfo(adapter: GPUAdapter): BenchResults["adapter"] {
   const { description, vendor, architecture } = adapter.info;
   return {
     description: description ||

@@ -24,7 +24,7 @@ import {
   NORM_TYPES,
   saveCheckpoint,
 } from "../mod.ts";
-import { benchDevice } from "./_baselines.ts";
+import { adapterInfo, benchContext } from "./_harness.ts";
 import { gpt2Medium, memory, resetPeak } from "./_gpt2.ts";
 
 const ROUNDS = 3;
@@ -38,7 +38,7 @@ const spread = (values: number[]) =>
     Math.max(...values).toFixed(2)
   })`;
 
-const { device, adapterName } = await benchDevice();
+const { adapter, device } = await benchContext();
 const groups = getParamGroups(
   namedParameters(gpt2Medium()),
   [[0, "bias"], [0, NORM_TYPES], 0.1],
@@ -51,7 +51,7 @@ const floats = groups.reduce(
 );
 const modelBytes = floats * 4;
 const largestShard = Math.max(...adamw.buffers.map((b) => b.size));
-console.log(`WebGPU adapter: ${adapterName}`);
+console.log(`WebGPU adapter: ${adapterInfo(adapter).description}`);
 console.log(
   `GPT-2 medium layout: ${(floats / 1e6).toFixed(1)}M parameters, ${
     (modelBytes / GIB).toFixed(2)

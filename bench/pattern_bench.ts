@@ -7,81 +7,16 @@
  *
  *   deno bench bench/pattern_bench.ts
  *
+ * The model and the policies are those of the Patterns section of `deno task bench`
+ * (`bench/regex_bench.ts`).
+ *
  * @module
  */
 
-import {
-  getParamGroups,
-  namedParameters,
-  NORM_TYPES,
-  Parameter,
-  parsePolicy,
-  type WeightDecayPolicy,
-} from "../mod.ts";
-
-const LAYERS = 6250;
-
-class Linear {
-  weight = new Parameter(new Float32Array(1));
-  bias = new Parameter(new Float32Array(1));
-}
-class LayerNorm {
-  weight = new Parameter(new Float32Array(1));
-  bias = new Parameter(new Float32Array(1));
-}
-class Embedding {
-  weight = new Parameter(new Float32Array(1));
-}
-
-/** 16 parameters a layer, plus embeddings, pooler and classifier. */
-function bertLike() {
-  const layer = () => ({
-    attention: {
-      self: { query: new Linear(), key: new Linear(), value: new Linear() },
-      output: { dense: new Linear(), LayerNorm: new LayerNorm() },
-    },
-    intermediate: { dense: new Linear() },
-    output: { dense: new Linear(), LayerNorm: new LayerNorm() },
-  });
-  return {
-    embeddings: {
-      word_embeddings: new Embedding(),
-      position_embeddings: new Embedding(),
-      token_type_embeddings: new Embedding(),
-      LayerNorm: new LayerNorm(),
-    },
-    encoder: { layers: Array.from({ length: LAYERS }, layer) },
-    pooler: { dense: new Linear() },
-    head: new Linear(),
-  };
-}
+import { getParamGroups, namedParameters, parsePolicy } from "../mod.ts";
+import { BASECLS, bertLike, MANY, RULES } from "./regex_bench.ts";
 
 const source = namedParameters(bertLike());
-
-/** The basecls ResNet policy. */
-const BASECLS = (bias: string | RegExp): WeightDecayPolicy => [
-  [1e-5, bias],
-  [0, NORM_TYPES],
-  1e-4,
-];
-
-/** Rules as ported timm and transformers configs write them; most names try them all. */
-const RULES = [
-  "^head\\.",
-  "(?:^|\\.)(?:pos_embed|cls_token|position_embeddings)$",
-  "^encoder\\.layers\\.\\d+\\.attention\\.self\\.(?:query|key)\\.",
-  "\\.\\d+\\.output\\.LayerNorm\\.",
-  "\\.(?:bias|LayerNorm\\.weight)$",
-  "embeddings",
-  "bias",
-];
-const MANY = (asRegExp: boolean): WeightDecayPolicy => [
-  ...RULES.map((rule, i) =>
-    [i * 1e-6, asRegExp ? new RegExp(rule) : rule] as const
-  ),
-  [0, NORM_TYPES],
-  1e-4,
-];
 
 for (
   const [group, strings, regexps] of [

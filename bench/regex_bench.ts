@@ -3,8 +3,8 @@
  * What linear-time string patterns cost: grouping a BERT-like model of 100,009
  * parameters with string patterns, which run on RE2, against the same patterns as
  * `RegExp` objects, which run on JavaScript's backtracking engine. The model and the
- * policies are those of `bench/pattern_bench.ts` (a `deno bench` file). Run by
- * `deno task bench`.
+ * policies are shared with `bench/pattern_bench.ts`, the same comparison as a
+ * `deno bench` file. Run by `deno task bench`.
  *
  * @module
  */
@@ -33,7 +33,7 @@ class Embedding {
 }
 
 /** 16 parameters a layer, plus embeddings, pooler and classifier. */
-function bertLike() {
+export function bertLike(): object {
   const layer = () => ({
     attention: {
       self: { query: new Linear(), key: new Linear(), value: new Linear() },
@@ -56,14 +56,14 @@ function bertLike() {
 }
 
 /** The basecls ResNet policy. */
-const BASECLS = (bias: string | RegExp): WeightDecayPolicy => [
+export const BASECLS = (bias: string | RegExp): WeightDecayPolicy => [
   [1e-5, bias],
   [0, NORM_TYPES],
   1e-4,
 ];
 
 /** Rules as ported timm and transformers configs write them; most names try them all. */
-const RULES = [
+export const RULES = [
   "^head\\.",
   "(?:^|\\.)(?:pos_embed|cls_token|position_embeddings)$",
   "^encoder\\.layers\\.\\d+\\.attention\\.self\\.(?:query|key)\\.",
@@ -72,7 +72,7 @@ const RULES = [
   "embeddings",
   "bias",
 ];
-const MANY = (asRegExp: boolean): WeightDecayPolicy => [
+export const MANY = (asRegExp: boolean): WeightDecayPolicy => [
   ...RULES.map((rule, i) =>
     [i * 1e-6, asRegExp ? new RegExp(rule) : rule] as const
   ),

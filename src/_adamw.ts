@@ -172,18 +172,30 @@ export function _checkStepSizes(
 export const NORM_SQUARES_OVERFLOW = 2 ** 127;
 
 /**
- * The global gradient norm of PyTorch's `clip_grad_norm_`, over the sum of squares of
- * every gradient value: `NaN` if any value is NaN, `Infinity` if any is infinite or the
- * sum reaches 2 ** 127 (the GPU reduction sums in f32), else `sqrt(sum)` rounded to f32.
+ * The global gradient norm of PyTorch's `clip_grad_norm_`, its squares summed in f64 in
+ * the order of `items`, reading each one's gradient with `gradOf` (so a step allocates
+ * nothing): `NaN` if any value is NaN, `Infinity` if any is infinite or the sum
+ * reaches 2 ** 127 (the GPU reduction sums in f32), else `sqrt(sum)` rounded to f32.
  */
-export function _gradNorm(
-  sumOfSquares: number,
-  hasNaN: boolean,
-  hasInfinity: boolean,
+export function _globalNorm<T>(
+  items: readonly T[],
+  gradOf: (item: T) => Float32Array,
 ): number {
+  let sum = 0;
+  let hasNaN = false;
+  let hasInfinity = false;
+  for (const item of items) {
+    const grad = gradOf(item);
+    for (let i = 0; i < grad.length; i++) {
+      const value = grad[i]!;
+      if (Number.isFinite(value)) sum += value * value;
+      else if (Number.isNaN(value)) hasNaN = true;
+      else hasInfinity = true;
+    }
+  }
   if (hasNaN) return NaN;
-  if (hasInfinity || sumOfSquares >= NORM_SQUARES_OVERFLOW) return Infinity;
-  return Math.fround(Math.sqrt(sumOfSquares));
+  if (hasInfinity || sum >= NORM_SQUARES_OVERFLOW) return Infinity;
+  return Math.fround(Math.sqrt(sum));
 }
 
 /**

@@ -32,6 +32,7 @@ import {
   _checkState,
   _checkStepSizes,
   ADAMW_OPTION_HINTS,
+  ADAMW_OPTION_KEYS,
 } from "./_adamw.ts";
 import { _checkKeys } from "./_check_keys.ts";
 import { _describe } from "./_describe.ts";
@@ -60,12 +61,7 @@ export interface _Options {
 /** The option keys, for the unknown-key check and the config. */
 export const OPTION_KEYS: readonly string[] = [
   "learningRate",
-  "betas",
-  "eps",
-  "maxGradNorm",
-  "skipNonFinite",
-  "scaling",
-  "maxLr",
+  ...ADAMW_OPTION_KEYS,
   "fused",
 ];
 

@@ -9,7 +9,7 @@ import { _update } from "./cpu_adamw.ts";
 import {
   _biasCorrection2Sqrt,
   _clipCoefficient,
-  _gradNorm,
+  _globalNorm,
   _stepSize,
 } from "./_adamw.ts";
 
@@ -25,7 +25,7 @@ export function _hostStep(context: _StepContext): number {
   const grads = active.map(({ grad }) => _values(grad));
   let coefficient = 1;
   if (hyper.maxGradNorm !== 0 || hyper.skipNonFinite) {
-    const norm = _globalNorm(grads);
+    const norm = _globalNorm(grads, (grad) => grad);
     if (hyper.skipNonFinite && !Number.isFinite(norm)) return before;
     coefficient = _clipCoefficient(norm, hyper.maxGradNorm);
   }
@@ -60,20 +60,4 @@ export function _hostStep(context: _StepContext): number {
 function _values(tensor: _Tensor): Float32Array {
   const values = tensor.dataSync();
   return values instanceof Float32Array ? values : Float32Array.from(values);
-}
-
-/** The global norm as CpuAdamW computes it: squares summed in f64, in slot order. */
-function _globalNorm(grads: readonly Float32Array[]): number {
-  let sum = 0;
-  let hasNaN = false;
-  let hasInfinity = false;
-  for (const grad of grads) {
-    for (let i = 0; i < grad.length; i++) {
-      const value = grad[i]!;
-      if (Number.isFinite(value)) sum += value * value;
-      else if (Number.isNaN(value)) hasNaN = true;
-      else hasInfinity = true;
-    }
-  }
-  return _gradNorm(sum, hasNaN, hasInfinity);
 }

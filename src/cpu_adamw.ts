@@ -25,7 +25,7 @@ import {
   _checkValues,
   _clipCoefficient,
   _fmaF32,
-  _gradNorm,
+  _globalNorm,
   _jsonFriendly,
   _stepSize,
   ADAMW_OPTION_HINTS,
@@ -164,7 +164,7 @@ export class CpuAdamW {
     }
     let coefficient = 1;
     if (hyper.maxGradNorm !== 0 || hyper.skipNonFinite) {
-      const norm = this.#globalNorm();
+      const norm = _globalNorm(entries, _gradOf);
       this.#gradNorm = norm;
       if (hyper.skipNonFinite && !Number.isFinite(norm)) return;
       coefficient = _clipCoefficient(norm, hyper.maxGradNorm);
@@ -247,24 +247,10 @@ export class CpuAdamW {
     });
     this.#step = step;
   }
-
-  /** Sums every gradient's squares in f64, noting NaN and infinities. */
-  #globalNorm(): number {
-    let sum = 0;
-    let hasNaN = false;
-    let hasInfinity = false;
-    for (const { param } of this.#entries) {
-      const grad = param.grad!;
-      for (let i = 0; i < grad.length; i++) {
-        const value = grad[i]!;
-        if (Number.isFinite(value)) sum += value * value;
-        else if (Number.isNaN(value)) hasNaN = true;
-        else hasInfinity = true;
-      }
-    }
-    return _gradNorm(sum, hasNaN, hasInfinity);
-  }
 }
+
+/** The gradient of an entry, checked present by `step`. */
+const _gradOf = (entry: _Entry): Float32Array => entry.param.grad!;
 
 /** One AdamW step of one tensor, each operation rounded to f32 as PyTorch rounds it. */
 export function _update(

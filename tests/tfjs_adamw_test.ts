@@ -1221,8 +1221,8 @@ tfjsTest(
       assert.equal(delta("beginComputePass"), 3, "one compute pass per step");
       assert.equal(
         delta("dispatchWorkgroups"),
-        3 * 3,
-        "the gradient-norm reduction, the gate and the update, over one shard",
+        3 * 4,
+        "the gradient-norm reduction, its fold, the gate and the update, over one shard",
       );
       assert.equal(
         delta("copyBufferToBuffer") + delta("writeBuffer"),

@@ -227,6 +227,7 @@ async function main(): Promise<void> {
   model.compile({ optimizer, loss: "meanSquaredError" });
   const losses: number[] = [];
   const started = performance.now();
+  let epochStarted = started;
   await failOnValidationError(async () => {
     await model.fit(xs, ys, {
       epochs: EPOCHS,
@@ -236,11 +237,13 @@ async function main(): Promise<void> {
       callbacks: {
         onEpochEnd: (epoch, logs) => {
           losses.push(logs!.loss!);
+          const now = performance.now();
           console.log(
             `epoch ${String(epoch + 1).padStart(2)}  loss ${
               logs!.loss!.toFixed(6)
-            }`,
+            }  ${((now - epochStarted) / 1000).toFixed(2)} s`,
           );
+          epochStarted = now;
         },
       },
     });

@@ -129,7 +129,7 @@ async function optimizers(
   return {
     title: `one step of ${BLOCKS * 4} variables on the ${backend} backend`,
     timer: backend === "webgpu"
-      ? { kind: "gpu", device, steps: 8, flush }
+      ? { kind: "gpu", device, steps: 32, flush }
       : { kind: "host", minMs: 200 },
     variants: Object.entries(all).map(([name, { step }]) => ({
       name,

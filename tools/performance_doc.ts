@@ -125,6 +125,9 @@ function how(results: BenchResults): string[] {
       rangeOf(ks)
     }):`,
     "  fewer for slow steps, whose one step dwarfs a wait (see the details below).",
+    "  A timing whose K steps took no longer than its one step (a noise spike: no",
+    "  step costs nothing) is taken again, up to three times in all; the details",
+    "  say where.",
     "- **Host work** is timed as calls repeated for at least a set time; a call's",
     "  cost is their mean. Where a call needs untimed preparation (an optimizer's",
     "  `assign` before a TensorFlow.js decay step), only the call is timed.",

@@ -26,13 +26,40 @@ export function _checkKeys(
   }
   for (const key of Object.keys(value)) {
     if (allowed.includes(key)) continue;
-    const hint = hints[key] ?? KEY_HINTS[key];
+    const hint = hints[key] ?? _portingHint(key, allowed);
     throw new TypeError(
       `Expected ${what} to have only the keys ${allowed.join(", ")} but found ${
         _describe(key)
       }${hint === undefined ? "" : `; ${hint}`}`,
     );
   }
+}
+
+/** Keys of PyTorch, timm and mmengine groups that are group keys here too. */
+const GROUP_KEY_SPELLINGS: Readonly<Record<string, "weightDecay" | "lrScale">> =
+  {
+    "weight_decay": "weightDecay",
+    "wd": "weightDecay",
+    "decay_mult": "weightDecay",
+    "lr_scale": "lrScale",
+    "lr_mult": "lrScale",
+    "lrMult": "lrScale",
+  };
+
+/**
+ * What to use instead of `key`: a group key met in an options object belongs in the
+ * groups, not where `use weightDecay` would send the user.
+ */
+function _portingHint(
+  key: string,
+  allowed: readonly string[],
+): string | undefined {
+  const groupKey = GROUP_KEY_SPELLINGS[key] ??
+    (key === "weightDecay" || key === "lrScale" ? key : undefined);
+  if (groupKey !== undefined && !allowed.includes(groupKey)) {
+    return `set ${groupKey} per group, e.g. with getParamGroups`;
+  }
+  return KEY_HINTS[key];
 }
 
 /** What PyTorch, timm and mmengine spellings mean here. */

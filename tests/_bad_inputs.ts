@@ -503,7 +503,7 @@ export const BAD_INPUTS: readonly BadInput[] = [
     run: (f) => new CpuDecay(f.groups, { weight_decay: 0.1 } as never),
     error: TypeError,
     message:
-      'Expected CpuDecay options to have only the keys scaling, maxLr but found "weight_decay"; use weightDecay',
+      'Expected CpuDecay options to have only the keys scaling, maxLr but found "weight_decay"; set weightDecay per group, e.g. with getParamGroups',
   },
   {
     what: "Decay scale that overflows (`maxLr` tiny)",
@@ -587,6 +587,13 @@ export const BAD_INPUTS: readonly BadInput[] = [
     run: (f) => new CpuAdamW(f.groups, { eps: 0 }),
     error: RangeError,
     message: "Expected eps to be a finite number > 0 but found 0",
+  },
+  {
+    what: "AdamW option `weight_decay` (it is per group)",
+    run: (f) => new CpuAdamW(f.groups, { weight_decay: 0.01 } as never),
+    error: TypeError,
+    message:
+      'Expected CpuAdamW options to have only the keys betas, eps, maxGradNorm, skipNonFinite, scaling, maxLr but found "weight_decay"; set weightDecay per group, e.g. with getParamGroups',
   },
   {
     what: "AdamW option with PyTorch's spelling",

@@ -83,7 +83,7 @@ Deno.test({
 
 /** The losses of `epoch N  loss Y` lines, in order. */
 function epochLosses(stdout: string): number[] {
-  return [...stdout.matchAll(/^epoch +\d+ +loss +(\S+)$/gm)].map((m) =>
+  return [...stdout.matchAll(/^epoch +\d+ +loss +(\S+) +\S+ s$/gm)].map((m) =>
     Number(m[1])
   );
 }

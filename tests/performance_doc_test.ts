@@ -24,8 +24,22 @@ Deno.test("docs/performance.md is what tools/performance_doc.ts renders from doc
       /ViT-B/,
       /rebuild/i,
       /fromBuffers/,
+      /tfjsAdamW/,
     ]
   ) {
     assert.match(keys, wanted);
   }
+});
+
+Deno.test("the README states the committed bench run's duration, in whole minutes", async () => {
+  const { durationMs } = JSON.parse(
+    await Deno.readTextFile(new URL("performance.json", DOCS)),
+  );
+  const readme = await Deno.readTextFile(new URL("../README.md", DOCS));
+  const minutes = Math.max(1, Math.round(durationMs / 60_000));
+  assert.match(
+    readme,
+    new RegExp(`\\(about ${minutes} minutes? here;`),
+    `README.md should say the bench takes about ${minutes} minutes, as the run in docs/performance.json did`,
+  );
 });

@@ -275,7 +275,9 @@ function detail(c: ComparisonResult): string[] {
 }
 
 function sentence(f: FigureResult): string {
-  const goal = describeGoal(f);
+  // In prose "≥": deno fmt may wrap a line to start at ">=", which Markdown then
+  // reads as a quote.
+  const goal = describeGoal(f).replace(/^>=/, "≥");
   return `${f.label}: ${formatValue(f.median, f.unit)} ${
     describeRelation(f)
   } (${formatValue(f.min, f.unit)} to ${formatValue(f.max, f.unit)})${

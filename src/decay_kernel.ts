@@ -336,9 +336,11 @@ fn reduce_workgroup(lane: u32, sum: f32, flag: u32) {
 
 /**
  * AdamW chunks one workgroup of the gradient-norm reduction covers: each lane keeps one
- * partial of 4 * 4 vec4s per chunk, so the partials take an eighth of a byte per value.
+ * partial (8 bytes) of 2 * 4 vec4s, so the partials take a quarter of a byte per value.
+ * On llvmpipe 2 ran as fast as one chunk per workgroup, and 4 at 0.52x to 0.83x of it
+ * (`deno task bench --only AdamW`, "the gradient-norm reduction alone").
  */
-export const REDUCE_CHUNKS = 4;
+export const REDUCE_CHUNKS = 2;
 /** Partials each thread of the fold adds up. */
 export const FOLD_PARTIALS = 64;
 

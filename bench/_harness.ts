@@ -637,6 +637,21 @@ function _printComparison(result: ComparisonResult): void {
 }
 
 /**
+ * A figure's cells in a table of figures: label, median, min, max, what it is relative
+ * to, and its goal.
+ */
+export function figureCells(f: FigureResult): string[] {
+  return [
+    f.label,
+    formatValue(f.median, f.unit),
+    formatValue(f.min, f.unit),
+    formatValue(f.max, f.unit),
+    describeRelation(f),
+    describeGoal(f),
+  ];
+}
+
+/**
  * Every figure in one Markdown table: section, workload, figure, median, min, max,
  * what it is relative to, and its goal.
  *
@@ -645,16 +660,7 @@ function _printComparison(result: ComparisonResult): void {
  */
 export function formatTable(comparisons: readonly ComparisonResult[]): string {
   const rows = comparisons.flatMap((c) =>
-    c.figures.map((f) => [
-      c.section,
-      c.title,
-      f.label,
-      formatValue(f.median, f.unit),
-      formatValue(f.min, f.unit),
-      formatValue(f.max, f.unit),
-      describeRelation(f),
-      describeGoal(f),
-    ])
+    c.figures.map((f) => [c.section, c.title, ...figureCells(f)])
   );
   const header = [
     "Section",
@@ -666,8 +672,22 @@ export function formatTable(comparisons: readonly ComparisonResult[]): string {
     "Relative to",
     "Goal",
   ];
+  return markdownTable(header, rows).join("\n");
+}
+
+/**
+ * A Markdown table with padded columns, one line per row.
+ *
+ * @param header The column names.
+ * @param rows The cells, one array per row, as many as the header has.
+ * @returns The table's lines.
+ */
+export function markdownTable(
+  header: readonly string[],
+  rows: readonly (readonly string[])[],
+): string[] {
   const widths = header.map((h, i) =>
-    Math.max(h.length, ...rows.map((row) => row[i]!.length))
+    Math.max(3, h.length, ...rows.map((row) => row[i]!.length))
   );
   const line = (cells: readonly string[]) =>
     `| ${cells.map((cell, i) => cell.padEnd(widths[i]!)).join(" | ")} |`;
@@ -675,7 +695,7 @@ export function formatTable(comparisons: readonly ComparisonResult[]): string {
     line(header),
     line(widths.map((w) => "-".repeat(w))),
     ...rows.map(line),
-  ].join("\n");
+  ];
 }
 
 // --- where it ran ------------------------------------------------------------------

@@ -18,9 +18,11 @@ import {
   type ComparisonResult,
   describeGoal,
   describeRelation,
+  figureCells,
   type FigureResult,
   formatDuration,
   formatValue,
+  markdownTable,
 } from "../bench/_harness.ts";
 
 const ROOT = new URL("../", import.meta.url);
@@ -159,7 +161,7 @@ function machine(results: BenchResults): string[] {
   return [
     "## Where it ran",
     "",
-    ...table(["", ""], [
+    ...markdownTable(["", ""], [
       ["CPU", `${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB of memory`],
       ["OS", m.os],
       ["WebGPU adapter", `${adapter.description}, ${kind}`],
@@ -196,17 +198,11 @@ function summary(results: BenchResults): string[] {
   return [
     "## Results",
     "",
-    ...table(
+    ...markdownTable(
       ["Workload", "Figure", "Median", "Min", "Max", "Relative to", "Goal"],
-      figures.map(({ c, f }) => [
-        `${c.section}: ${c.title}`,
-        f.label,
-        formatValue(f.median, f.unit),
-        formatValue(f.min, f.unit),
-        formatValue(f.max, f.unit),
-        describeRelation(f),
-        describeGoal(f),
-      ]),
+      figures.map((
+        { c, f },
+      ) => [`${c.section}: ${c.title}`, ...figureCells(f)]),
     ),
     "",
     `${goals.length} figures have a goal; ${
@@ -253,7 +249,7 @@ function detail(c: ComparisonResult): string[] {
       formatDuration(c.durationMs)
     } in all.`,
     "",
-    ...table(
+    ...markdownTable(
       [
         "Variant",
         ...(gpu ? ["K"] : []),
@@ -300,22 +296,6 @@ function rerun(): string[] {
 }
 
 /** A Markdown table, its columns padded for reading. */
-function table(
-  header: readonly string[],
-  rows: readonly (readonly string[])[],
-): string[] {
-  const widths = header.map((h, i) =>
-    Math.max(3, h.length, ...rows.map((row) => row[i]!.length))
-  );
-  const line = (cells: readonly string[]) =>
-    `| ${cells.map((cell, i) => cell.padEnd(widths[i]!)).join(" | ")} |`;
-  return [
-    line(header),
-    line(widths.map((w) => "-".repeat(w))),
-    ...rows.map(line),
-  ];
-}
-
 /** Runs the benchmarks in a process of their own, writing their JSON to `file`. */
 async function runBench(file: string): Promise<void> {
   const { code } = await new Deno.Command(Deno.execPath(), {

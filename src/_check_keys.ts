@@ -67,11 +67,11 @@ export const KEY_HINTS: Readonly<Record<string, string>> = {
   "lr":
     "pass the learning rate to step(lr), and scale it per group with lrScale",
   "learningRate": "pass the learning rate to step(lr)",
-  "weight_decay": "use weightDecay",
-  "wd": "use weightDecay",
-  "lr_scale": "use lrScale",
-  "lr_mult": "use lrScale",
-  "lrMult": "use lrScale",
+  ...Object.fromEntries(
+    Object.entries(GROUP_KEY_SPELLINGS).map((
+      [key, ours],
+    ) => [key, `use ${ours}`]),
+  ),
   "decay_mult": "use weightDecay (the value itself)",
   "max_grad_norm": "use maxGradNorm",
   "max_lr": "use maxLr",

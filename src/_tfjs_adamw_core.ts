@@ -70,8 +70,6 @@ const OPTION_HINTS: Readonly<Record<string, string>> = {
   ...ADAMW_OPTION_HINTS,
   "lr": "use learningRate",
   "learning_rate": "use learningRate",
-  "weightDecay": "set weightDecay per group, e.g. with getParamGroups",
-  "weight_decay": "set weightDecay per group, e.g. with getParamGroups",
   "clipnorm": "use maxGradNorm",
   "clipvalue": "clipping by value is not implemented; use maxGradNorm",
   "amsgrad": "AMSGrad is not implemented",
